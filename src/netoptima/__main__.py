@@ -1,0 +1,5 @@
+import sys
+
+from netoptima.cli import main
+
+sys.exit(main())

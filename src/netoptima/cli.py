@@ -1,0 +1,161 @@
+"""The ``netoptima`` command: ``reproduce``, ``list``, ``report``.
+
+Bad input (unknown claim ids, bad scales, unreachable schedulers, unusable devices) gets one line on stderr
+naming the value and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from netoptima.claims import SCALES, select
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user mistake reported as one line and exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netoptima", description="Construct, reach and certify global optima of "
+                                "neural networks: run the papers' claims and compare with their figures.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,list,report}")
+    r = sub.add_parser("reproduce", help="run claims (all by default) and write a report")
+    r.add_argument("targets", nargs="*", metavar="CLAIM|PART", help="claim ids (ntk.width_convergence) or parts (ntk)")
+    r.add_argument("--scale", default="small", help=f"one of {', '.join(SCALES)} (default: small)")
+    r.add_argument("--out", default="netoptima-results", help="output directory (default: ./netoptima-results)")
+    r.add_argument("--workers", default=None, help="local worker processes (default: number of cores, max 4)")
+    r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    r.add_argument("--seed", default="0", help="base seed (default 0)")
+    r.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps (default cpu)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.add_parser("list", help="list claims, their papers, needs and rough time per scale")
+    rep = sub.add_parser("report", help="re-render the report from stored results (runs nothing)")
+    rep.add_argument("dir", nargs="?", default="netoptima-results")
+    return p
+
+
+def _int_arg(name: str, value: str, low: int) -> int:
+    try:
+        v = int(value)
+    except ValueError:
+        raise UsageError(f"{name} must be an integer >= {low}, got {value!r}") from None
+    if v < low:
+        raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+    return v
+
+
+def _check_device(device: str) -> str:
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise UsageError(f"--device must be cpu, cuda, cuda:N or mps, got {device!r}")
+    import torch
+
+    if device.startswith("cuda"):
+        idx = int(device.split(":")[1]) if ":" in device else 0
+        if not torch.cuda.is_available() or idx >= torch.cuda.device_count():
+            raise UsageError(f"--device {device!r} is not available here "
+                             f"({torch.cuda.device_count()} CUDA devices); use --device cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device 'mps' is not available here; use --device cpu")
+    return device
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from netoptima.claims import run_claim
+    from netoptima.report import render, save_evidence
+    from netoptima.sweep import Runner, SchedulerUnreachable, connect
+
+    if args.scale not in SCALES:
+        raise UsageError(f"--scale must be one of {', '.join(SCALES)}, got {args.scale!r}")
+    workers = (_int_arg("--workers", args.workers, 1) if args.workers is not None
+               else max(1, min(os.cpu_count() or 1, 4)))
+    seed = _int_arg("--seed", args.seed, 0)
+    device = _check_device(args.device)
+    try:
+        claims = select(args.targets)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    client = None
+    if args.scheduler:
+        try:
+            client = connect(args.scheduler)
+        except SchedulerUnreachable as exc:
+            raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    crashed = 0
+    where = f"Dask scheduler {args.scheduler}" if client else f"{workers} local worker(s)"
+    print(f"netoptima: {len(claims)} claim(s) at scale {args.scale!r} on {where} -> {out}/", file=sys.stderr)
+    try:
+        for c in claims:
+            claim_dir = out / "claims" / c.id
+            runner = Runner(claim_dir, scale=args.scale, executor="dask" if client else "local", workers=workers,
+                            scheduler=client, seed=seed, device=device, quiet=True if args.quiet else None)
+            t0 = time.perf_counter()
+            ev = run_claim(c, args.scale, runner)
+            seconds = time.perf_counter() - t0
+            if runner.failures:
+                first = runner.failures[0]["error"]
+                ev.detail = (ev.detail + "; " if ev.detail else "") + \
+                    f"{len(runner.failures)} run(s) failed (first: {first})"
+            crashed += bool(ev.data.get("crashed"))
+            save_evidence(claim_dir, {"id": c.id, "paper": c.paper, "statement": c.statement,
+                                      "paper_value": c.paper_value, "scale": args.scale, "seed": seed,
+                                      "device": device, "seconds": seconds, "runs_resumed": runner.resumed,
+                                      "runs_executed": runner.ran, **ev.to_dict()})
+            resumed = f", {runner.resumed} run(s) resumed" if runner.resumed else ""
+            print(f"  {c.id}: {ev.verdict} ({seconds:.1f} s{resumed}) {ev.measured}", file=sys.stderr)
+    finally:
+        if client is not None:
+            client.close()
+    table, md, html_path = render(out)
+    print(table)
+    print(f"\nreport: {html_path} and {md}")
+    if crashed:
+        print(f"netoptima: {crashed} claim(s) crashed; see 'detail' in the report", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from netoptima.claims import missing_needs
+
+    for c in select([]):
+        print(f"{c.id}\n  {c.paper}: {c.statement}\n  paper says: {c.paper_value}")
+        if c.budget:
+            print("  rough time: " + ", ".join(f"{s} {c.budget[s]}" for s in SCALES if s in c.budget))
+        if c.needs:
+            missing = missing_needs(c)
+            print(f"  needs: {', '.join(c.needs)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from netoptima.report import render
+
+    try:
+        table, md, html_path = render(args.dir)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    print(table)
+    print(f"\nreport: {html_path} and {md}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"reproduce": cmd_reproduce, "list": cmd_list, "report": cmd_report}[args.command](args)
+    except UsageError as exc:
+        print(f"netoptima: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

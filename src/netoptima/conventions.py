@@ -1,0 +1,134 @@
+"""Conventions shared by every part: argument validation, divergence, seeding, dtype, progress bars.
+
+Every public function validates its inputs with the helpers below, so a bad argument raises a
+``ValueError`` naming the argument, the value it got and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+__all__ = [
+    "TrainingDiverged",
+    "check_choice",
+    "check_finite_loss",
+    "check_int",
+    "check_positive",
+    "check_real",
+    "default_dtype",
+    "progress",
+    "seed_everything",
+]
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when a training loss stops being finite; names the step and the learning rate."""
+
+    def __init__(self, step: int, lr: float, loss: float | None = None) -> None:
+        self.step, self.lr, self.loss = step, lr, loss
+        what = f"loss {loss}" if loss is not None else "a non-finite loss"
+        super().__init__(f"training diverged at step {step} with learning rate {lr:g} ({what}); "
+                         "lower the learning rate")
+
+
+def check_finite_loss(loss: float | torch.Tensor, *, step: int, lr: float) -> float:
+    """Return ``loss`` as a float, raising ``TrainingDiverged`` if it is NaN or infinite."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(step, lr, value)
+    return value
+
+
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """Validate an integer argument in ``[low, high]`` (either bound optional)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer{_range(low, high)}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be an integer{_range(low, high)}, got {value!r}")
+    return int(value)
+
+
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False) -> float:
+    """Validate a finite real argument in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value <= high
+    if not ok:
+        raise ValueError(f"{name} must be a finite number{_range(low, high, low_open)}, got {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Validate a finite real argument > 0."""
+    return check_real(name, value, low=0.0, low_open=True)
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """Validate that ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def _range(low: float | None, high: float | None, low_open: bool = False) -> str:
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f" {'>' if low_open else '>='} {low}"
+    if low is None:
+        return f" <= {high}"
+    return f" in {'(' if low_open else '['}{low}, {high}]"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a ``torch.Generator`` seeded the same way."""
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Temporarily switch torch's default dtype (e.g. ``torch.float64`` for exact-identity checks)."""
+    check_choice("dtype", dtype, [torch.float32, torch.float64])
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def progress(iterable: Iterable[T], *, desc: str = "", total: int | None = None,
+             quiet: bool | None = None) -> Iterable[T]:
+    """A tqdm progress bar that stays quiet when stderr is not a terminal or ``quiet=True``.
+
+    ``NETOPTIMA_PROGRESS=1`` forces it on (e.g. under CI logs), ``=0`` forces it off.
+    """
+    if quiet is None:
+        forced = os.environ.get("NETOPTIMA_PROGRESS")
+        quiet = (forced == "0") if forced in ("0", "1") else not sys.stderr.isatty()
+    if quiet:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)

@@ -1,0 +1,237 @@
+"""Resumable sweeps: a function of a config dict, mapped over many configs, one JSON file per run.
+
+* Each config is hashed (with the function's qualified name) to a run id; the run's record is written to
+  ``<out_dir>/<run_id>.json`` through a temp file and ``os.replace`` (atomic on POSIX), so a file either holds
+  a finished run or does not exist. A rerun skips every config whose file says ``"status": "ok"``; failed
+  runs are retried. A run that raises is recorded with its error and traceback and does not stop the others.
+* The parent process writes every file (workers only compute), so the same code serves local processes and
+  a Dask cluster whose workers may not share our disk. A run killed before its file is written is simply
+  run again next time; a written run is never redone.
+* Executors: ``"local"`` (a process pool; ``workers=1`` runs in this process) and ``"dask"`` (any
+  ``distributed`` scheduler address). Functions must be importable top-level functions so they pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netoptima.conventions import check_choice, check_int, progress
+
+Config = dict[str, Any]
+RunFn = Callable[[Config], dict[str, Any]]
+
+__all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "run"]
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler address given by the user could not be reached."""
+
+
+def fn_name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def config_hash(fn: Callable[..., Any], config: Config) -> str:
+    """Run id: a short SHA-256 of the function's name and the canonical JSON of the config."""
+    try:
+        blob = json.dumps({"fn": fn_name(fn), "config": config}, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config must be JSON-serialisable (plain numbers, strings, lists, dicts); "
+                         f"got {config!r}: {exc}") from None
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as JSON to ``path`` via a temp file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True, default=_jsonable)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):  # numpy / torch scalars and arrays
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def _call(fn: RunFn, config: Config, threads: int | None) -> dict[str, Any]:
+    """Execute one run and capture its outcome (runs inside the worker)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    try:
+        result = fn(dict(config))
+        if not isinstance(result, dict):
+            raise TypeError(f"{fn_name(fn)} must return a dict, got {type(result).__name__}")
+        json.dumps(result, default=_jsonable)  # fail here, in the run, if the result cannot be stored
+        return {"status": "ok", "result": result, "seconds": time.perf_counter() - t0}
+    except Exception as exc:
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(), "seconds": time.perf_counter() - t0}
+
+
+def _load_ok(path: Path) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return rec if rec.get("status") == "ok" else None
+
+
+def connect(scheduler: str, *, timeout: float = 10.0) -> Any:
+    """Connect a ``distributed.Client`` to ``scheduler`` or raise :class:`SchedulerUnreachable`."""
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerUnreachable(f"cannot reach Dask scheduler {scheduler!r} within {timeout:g} s "
+                                   f"({type(exc).__name__}); give a running scheduler's address, "
+                                   "e.g. tcp://host:8786") from None
+
+
+def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *,
+        executor: str = "local", workers: int = 1, scheduler: Any = None, desc: str = "",
+        quiet: bool | None = None) -> list[dict[str, Any]]:
+    """Map ``fn`` over ``configs``, one atomically written JSON record per run, skipping finished ones.
+
+    Arguments:
+        fn: top-level function ``config -> JSON-able dict`` (must pickle for processes / Dask).
+        configs: JSON-able dicts; identical configs share one run.
+        out_dir: directory of run records ``<run_id>.json``.
+        executor: ``"local"`` (process pool, or this process when ``workers == 1``) or ``"dask"``.
+        workers: local processes (ignored for Dask).
+        scheduler: for ``"dask"``, a scheduler address string or an existing ``distributed.Client``.
+        desc: progress bar label.
+        quiet: silence the progress bar (default: quiet unless stderr is a terminal).
+
+    Returns:
+        The records, aligned with ``configs``: ``{"run_id", "fn", "config", "status": "ok"|"failed",
+        "result" | "error", "seconds", "finished_at", "resumed"}``.
+    """
+    check_choice("executor", executor, ["local", "dask"])
+    workers = check_int("workers", workers, low=1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [config_hash(fn, c) for c in configs]
+    records: dict[str, dict[str, Any]] = {}
+    todo: dict[str, Config] = {}
+    for rid, cfg in zip(ids, configs, strict=True):
+        done = _load_ok(out / f"{rid}.json")
+        if done is not None:
+            records[rid] = {**done, "resumed": True}
+        else:
+            todo.setdefault(rid, cfg)
+
+    def finish(rid: str, outcome: dict[str, Any]) -> None:
+        rec = {"run_id": rid, "fn": fn_name(fn), "config": todo[rid], **outcome,
+               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_json(out / f"{rid}.json", rec)
+        records[rid] = {**rec, "resumed": False}
+
+    label = f"{desc or fn.__name__} ({len(records)} done)" if records else (desc or fn.__name__)
+    for rid, outcome in progress(_execute(fn, todo, executor, workers, scheduler), desc=label,
+                                 total=len(todo), quiet=quiet):
+        finish(rid, outcome)
+    return [records[rid] for rid in ids]
+
+
+def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int,
+             scheduler: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Yield ``(run_id, outcome)`` as runs complete."""
+    if not todo:
+        return
+    if executor == "dask":
+        yield from _execute_dask(fn, todo, scheduler)
+    elif workers == 1 or len(todo) == 1:
+        for rid, cfg in todo.items():
+            yield rid, _call(fn, cfg, None)
+    else:
+        import multiprocessing as mp
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+            pending = {ex.submit(_call, fn, cfg, threads): rid for rid, cfg in todo.items()}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+
+
+def _execute_dask(fn: RunFn, todo: dict[str, Config], scheduler: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+    from distributed import Client, as_completed
+
+    if scheduler is None:
+        raise ValueError("executor 'dask' needs scheduler (an address like tcp://host:8786 or a Client)")
+    client = scheduler if isinstance(scheduler, Client) else connect(str(scheduler))
+    try:
+        futures = {client.submit(_call, fn, cfg, None, key=f"netoptima-{rid}", pure=False): rid
+                   for rid, cfg in todo.items()}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+@dataclass
+class Runner:
+    """What a claim gets to run its sweeps: executor settings plus where its files go.
+
+    ``runner.map(fn, configs)`` runs a resumable sweep in ``<claim_dir>/runs/<fn name>/`` and returns the
+    successful results, each merged with its config (``{**config, **result}``); failures are kept in
+    ``runner.failures`` and reported in the claim's detail.
+    """
+
+    claim_dir: Path
+    scale: str = "small"
+    executor: str = "local"
+    workers: int = 1
+    scheduler: Any = None
+    seed: int = 0
+    device: str = "cpu"
+    quiet: bool | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    resumed: int = 0
+    ran: int = 0
+
+    def __post_init__(self) -> None:
+        self.claim_dir = Path(self.claim_dir)
+        self.claim_dir.mkdir(parents=True, exist_ok=True)
+
+    def map(self, fn: RunFn, configs: Sequence[Config], *, desc: str = "") -> list[dict[str, Any]]:
+        recs = run(fn, configs, self.claim_dir / "runs" / fn.__name__, executor=self.executor,
+                   workers=self.workers, scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet)
+        self.failures += [r for r in recs if r["status"] != "ok"]
+        self.resumed += sum(r["resumed"] for r in recs)
+        self.ran += sum(not r["resumed"] for r in recs)
+        return [{**r["config"], **r["result"]} for r in recs if r["status"] == "ok"]
+
+    def path(self, name: str) -> Path:
+        """Path for an artifact (plot, table) of this claim."""
+        return self.claim_dir / name

@@ -1,0 +1,169 @@
+"""Sweeps: atomic records, resume after SIGKILL, failures recorded, local processes == Dask LocalCluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from netoptima.sweep import Runner, atomic_write_json, config_hash, run
+
+
+def seeded_value(config: dict) -> dict:
+    """A deterministic, seed-dependent computation (torch RNG + float64 arithmetic)."""
+    import torch
+
+    g = torch.Generator().manual_seed(config["seed"])
+    x = torch.randn(50, 50, generator=g, dtype=torch.float64)
+    return {"trace": float(torch.trace(x @ x.T)), "pid": os.getpid()}
+
+
+def sometimes_fails(config: dict) -> dict:
+    if config["i"] == 2:
+        raise RuntimeError("boom at i=2")
+    return {"square": config["i"] ** 2}
+
+
+def test_config_hash_is_stable_and_order_free():
+    a = config_hash(seeded_value, {"seed": 1, "width": 8})
+    assert a == config_hash(seeded_value, {"width": 8, "seed": 1})
+    assert a != config_hash(seeded_value, {"seed": 2, "width": 8})
+    assert a != config_hash(sometimes_fails, {"seed": 1, "width": 8})
+    with pytest.raises(ValueError, match="config must be JSON"):
+        config_hash(seeded_value, {"x": object()})
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    p = atomic_write_json(tmp_path / "a" / "r.json", {"x": 1.5})
+    assert json.loads(p.read_text()) == {"x": 1.5}
+    assert [f.name for f in p.parent.iterdir()] == ["r.json"]
+
+
+def test_rerun_skips_finished_runs(tmp_path):
+    configs = [{"seed": s} for s in range(4)]
+    first = run(seeded_value, configs, tmp_path, quiet=True)
+    assert [r["status"] for r in first] == ["ok"] * 4 and not any(r["resumed"] for r in first)
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
+    second = run(seeded_value, configs + [{"seed": 9}], tmp_path, quiet=True)
+    assert [r["resumed"] for r in second] == [True] * 4 + [False]
+    assert [r["result"] for r in second[:4]] == [r["result"] for r in first]
+    assert all(p.stat().st_mtime_ns == stamps[p.name] for p in tmp_path.glob("*.json") if p.name in stamps)
+
+
+def test_failure_is_recorded_and_others_finish(tmp_path):
+    recs = run(sometimes_fails, [{"i": i} for i in range(4)], tmp_path, quiet=True)
+    assert [r["status"] for r in recs] == ["ok", "ok", "failed", "ok"]
+    assert "boom at i=2" in recs[2]["error"] and "Traceback" in recs[2]["traceback"]
+    assert [r["result"]["square"] for r in recs if r["status"] == "ok"] == [0, 1, 9]
+    stored = json.loads((tmp_path / f"{recs[2]['run_id']}.json").read_text())
+    assert stored["status"] == "failed"
+    # a failed run is retried on rerun (it is not finished); the finished ones are not
+    again = run(sometimes_fails, [{"i": i} for i in range(4)], tmp_path, quiet=True)
+    assert [r["resumed"] for r in again] == [True, True, False, True]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="executor"):
+        run(seeded_value, [{"seed": 0}], tmp_path, executor="slurm")
+    with pytest.raises(ValueError, match="workers"):
+        run(seeded_value, [{"seed": 0}], tmp_path, workers=0)
+    with pytest.raises(ValueError, match="scheduler"):
+        run(seeded_value, [{"seed": 0}], tmp_path, executor="dask")
+
+
+def test_process_pool_matches_in_process(tmp_path):
+    configs = [{"seed": s} for s in range(4)]
+    serial = run(seeded_value, configs, tmp_path / "serial", workers=1, quiet=True)
+    pooled = run(seeded_value, configs, tmp_path / "pool", workers=2, quiet=True)
+    assert [r["result"]["trace"] for r in serial] == [r["result"]["trace"] for r in pooled]
+    assert {r["result"]["pid"] for r in pooled} != {os.getpid()}  # really ran in other processes
+
+
+def test_dask_localcluster_matches_local(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test module is not on workers' path
+    configs = [{"seed": s} for s in range(4)]
+    local = run(seeded_value, configs, tmp_path / "local", quiet=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = run(seeded_value, configs, tmp_path / "dask", executor="dask", scheduler=client, quiet=True)
+        # the same records, so a local sweep resumes a Dask one and vice versa
+        again = run(seeded_value, configs, tmp_path / "local", executor="dask", scheduler=cluster.scheduler_address,
+                    quiet=True)
+    assert [r["result"]["trace"] for r in remote] == [r["result"]["trace"] for r in local]
+    assert all(r["resumed"] for r in again)
+    assert sorted(p.name for p in (tmp_path / "local").glob("*.json")) == \
+        sorted(p.name for p in (tmp_path / "dask").glob("*.json"))
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    from netoptima.sweep import SchedulerUnreachable, connect
+
+    with pytest.raises(SchedulerUnreachable, match="tcp://127.0.0.1:9"):
+        connect("tcp://127.0.0.1:9", timeout=1)
+
+
+SLOW_SWEEP = textwrap.dedent("""
+    import sys, time
+    from netoptima.sweep import run
+
+    def slow_square(config):
+        with open(sys.argv[2], "a") as log:
+            log.write(f"start {config['i']}\\n")
+        time.sleep(0.4)
+        return {"square": config["i"] ** 2}
+
+    if __name__ == "__main__":
+        recs = run(slow_square, [{"i": i} for i in range(8)], sys.argv[1], quiet=True)
+        print(sum(r["resumed"] for r in recs))
+""")
+
+
+def _kill_when(proc: subprocess.Popen, out: Path, n_files: int, timeout: float = 60) -> None:
+    t0 = time.monotonic()
+    while len(list(out.glob("*.json"))) < n_files:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() - t0 < timeout
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_sigkilled_sweep_resumes_without_losing_or_redoing(tmp_path):
+    script, out, log = tmp_path / "sweep.py", tmp_path / "runs", tmp_path / "calls.log"
+    script.write_text(SLOW_SWEEP)
+    proc = subprocess.Popen([sys.executable, str(script), str(out), str(log)], start_new_session=True)
+    _kill_when(proc, out, 3)
+    before = {p.name: p.read_bytes() for p in out.glob("*.json")}
+    assert 3 <= len(before) < 8
+    assert not list(out.glob(".*.tmp"))  # killed mid-run: no half-written record
+    done = subprocess.run([sys.executable, str(script), str(out), str(log)], capture_output=True, text=True,
+                          check=True)
+    assert int(done.stdout) == len(before)  # every finished run was resumed, not redone
+    after = {p.name: p.read_bytes() for p in out.glob("*.json")}
+    assert len(after) == 8
+    assert all(after[name] == blob for name, blob in before.items())  # nothing lost or rewritten
+    finished_first = {json.loads(b)["config"]["i"] for b in before.values()}
+    starts = [int(line.split()[1]) for line in log.read_text().splitlines()]
+    assert all(starts.count(i) == 1 for i in finished_first)  # finished runs executed exactly once
+    assert sorted(set(starts)) == list(range(8))
+    squares = sorted(json.loads(b)["result"]["square"] for b in after.values())
+    assert squares == [i * i for i in range(8)]
+
+
+def test_runner_merges_config_and_collects_failures(tmp_path):
+    r = Runner(tmp_path, quiet=True)
+    res = r.map(sometimes_fails, [{"i": i} for i in range(4)])
+    assert res == [{"i": 0, "square": 0}, {"i": 1, "square": 1}, {"i": 3, "square": 9}]
+    assert len(r.failures) == 1 and r.ran == 4 and r.resumed == 0
+    assert len(list((tmp_path / "runs" / "sometimes_fails").glob("*.json"))) == 4
