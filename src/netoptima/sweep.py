@@ -102,7 +102,7 @@ def _load_ok(path: Path) -> dict[str, Any] | None:
     return rec if rec.get("status") == "ok" else None
 
 
-def connect(scheduler: str, *, timeout: float = 10.0) -> Any:
+def connect(scheduler: str, *, timeout: float = 5.0) -> Any:
     """Connect a ``distributed.Client`` to ``scheduler`` or raise :class:`SchedulerUnreachable`."""
     from distributed import Client
 
