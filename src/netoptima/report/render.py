@@ -54,7 +54,7 @@ def terminal_table(records: list[dict[str, Any]], *, width: int | None = None) -
     rest = max(20, budget - fixed)
     share = [natural[0], max(10, min(natural[1], rest // 2)), 0, natural[3]]
     share[2] = max(10, min(natural[2], rest - share[1]))
-    lines = [" | ".join(h.ljust(w) for h, w in zip(heads, share, strict=True)),
+    lines = [" | ".join(h.ljust(w) for h, w in zip(heads, share, strict=True)).rstrip(),
              "-+-".join("-" * w for w in share)]
     for row in rows:
         cols = [textwrap.wrap(c, w) or [""] for c, w in zip(row, share, strict=True)]
