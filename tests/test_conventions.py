@@ -57,3 +57,15 @@ def test_seed_and_dtype():
     with default_dtype(torch.float64):
         assert torch.zeros(1).dtype == torch.float64
     assert torch.zeros(1).dtype == torch.float32
+
+
+def test_progress_is_quiet_off_terminal_and_can_be_forced(monkeypatch, capsys):
+    from netoptima.conventions import progress
+
+    items = [1, 2, 3]
+    monkeypatch.delenv("NETOPTIMA_PROGRESS", raising=False)
+    assert progress(items, desc="x") is items  # pytest's stderr is not a terminal
+    monkeypatch.setenv("NETOPTIMA_PROGRESS", "1")
+    assert list(progress(items, desc="sweep", total=3)) == items
+    assert "sweep" in capsys.readouterr().err
+    assert progress(items, quiet=True) is items
