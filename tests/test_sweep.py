@@ -31,6 +31,12 @@ def sometimes_fails(config: dict) -> dict:
     return {"square": config["i"] ** 2}
 
 
+def dies_on_three(config: dict) -> dict:
+    if config["i"] == 3:
+        os._exit(1)  # a hard crash of the worker process, not an exception
+    return {"pid": os.getpid()}
+
+
 def test_config_hash_is_stable_and_order_free():
     a = config_hash(seeded_value, {"seed": 1, "width": 8})
     assert a == config_hash(seeded_value, {"width": 8, "seed": 1})
@@ -84,6 +90,20 @@ def test_process_pool_matches_in_process(tmp_path):
     pooled = run(seeded_value, configs, tmp_path / "pool", workers=2, quiet=True)
     assert [r["result"]["trace"] for r in serial] == [r["result"]["trace"] for r in pooled]
     assert {r["result"]["pid"] for r in pooled} != {os.getpid()}  # really ran in other processes
+    from netoptima import sweep
+
+    pool = sweep._pool(2)
+    more = run(seeded_value, [{"seed": s} for s in range(4, 8)], tmp_path / "pool", workers=2, quiet=True)
+    # the pool outlives one sweep: the next sweep reuses its processes instead of spawning new ones
+    assert sweep._pool(2) is pool
+    assert {r["result"]["pid"] for r in pooled + more} <= set(pool._processes)
+
+
+def test_dead_worker_is_recorded_and_retried(tmp_path):
+    recs = run(dies_on_three, [{"i": i} for i in range(3, 6)], tmp_path, workers=2, quiet=True)
+    assert recs[0]["status"] == "failed" and "worker process died" in recs[0]["error"]
+    again = run(dies_on_three, [{"i": i} for i in range(4, 7)], tmp_path, workers=2, quiet=True)
+    assert all(r["status"] == "ok" for r in again)  # a fresh pool replaced the broken one
 
 
 def test_dask_localcluster_matches_local(tmp_path):

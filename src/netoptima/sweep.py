@@ -1,19 +1,22 @@
 """Resumable sweeps: a function of a config dict, mapped over many configs, one JSON file per run.
 
-* Each config is hashed (with the function's qualified name) to a run id; the run's record is written to
+* Each config is hashed (with the function's name and source) to a run id; the run's record is written to
   ``<out_dir>/<run_id>.json`` through a temp file and ``os.replace`` (atomic on POSIX), so a file either holds
   a finished run or does not exist. A rerun skips every config whose file says ``"status": "ok"``; failed
   runs are retried. A run that raises is recorded with its error and traceback and does not stop the others.
 * The parent process writes every file (workers only compute), so the same code serves local processes and
   a Dask cluster whose workers may not share our disk. A run killed before its file is written is simply
   run again next time; a written run is never redone.
-* Executors: ``"local"`` (a process pool; ``workers=1`` runs in this process) and ``"dask"`` (any
+* Executors: ``"local"`` (a spawn process pool kept for the life of the process, so a ``reproduce`` of many
+  claims starts its workers once; ``workers=1`` runs in this process) and ``"dask"`` (any
   ``distributed`` scheduler address). Functions must be importable top-level functions so they pickle.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -21,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +45,22 @@ def fn_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def config_hash(fn: Callable[..., Any], config: Config) -> str:
-    """Run id: a short SHA-256 of the function's name and the canonical JSON of the config."""
+def _fn_source(fn: Callable[..., Any]) -> str:
     try:
-        blob = json.dumps({"fn": fn_name(fn), "config": config}, sort_keys=True, allow_nan=False)
+        return inspect.getsource(fn)
+    except (OSError, TypeError):  # defined interactively: fall back to the name alone
+        return ""
+
+
+def config_hash(fn: Callable[..., Any], config: Config) -> str:
+    """Run id: a short SHA-256 of the function's name and source and the canonical JSON of the config.
+
+    The source is part of the key so that editing a run function does not silently reuse stale records
+    (edits of helpers it calls are not seen: put a ``"version"`` key in the config when those change).
+    """
+    try:
+        blob = json.dumps({"fn": fn_name(fn), "source": _fn_source(fn), "config": config}, sort_keys=True,
+                          allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"config must be JSON-serialisable (plain numbers, strings, lists, dicts); "
                          f"got {config!r}: {exc}") from None
@@ -171,16 +187,40 @@ def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int,
         for rid, cfg in todo.items():
             yield rid, _call(fn, cfg, None)
     else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = _pool(workers)
+        pending = {pool.submit(_call, fn, cfg, threads): rid for rid, cfg in todo.items()}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                rid = pending.pop(fut)
+                try:
+                    yield rid, fut.result()
+                except BrokenProcessPool as exc:  # a worker died (OOM kill, segfault): record, retry next time
+                    _POOLS.pop(workers, None)
+                    yield rid, {"status": "failed", "error": f"worker process died: {exc}", "traceback": "",
+                                "seconds": 0.0}
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool kept for the life of this process, so consecutive sweeps pay the start-up once."""
+    pool = _POOLS.get(workers)
+    if pool is None:
         import multiprocessing as mp
 
-        threads = max(1, (os.cpu_count() or 1) // workers)
         # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn")) as ex:
-            pending = {ex.submit(_call, fn, cfg, threads): rid for rid, cfg in todo.items()}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield pending.pop(fut), fut.result()
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return pool
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(cancel_futures=True)
+    _POOLS.clear()
 
 
 def _execute_dask(fn: RunFn, todo: dict[str, Config], scheduler: Any) -> Iterable[tuple[str, dict[str, Any]]]:
