@@ -67,3 +67,22 @@ def test_loglog_slope_recovers_power_law():
     assert loglog_slope(x, [3 * v**-0.5 for v in x]) == pytest.approx(-0.5, abs=1e-12)
     with pytest.raises(ValueError, match="two distinct"):
         loglog_slope([4, 4], [1, 2])
+
+
+def test_a_broken_part_does_not_hide_the_others(monkeypatch, tmp_path):
+    import netoptima.claims as claims
+
+    monkeypatch.setattr(claims, "PARTS", claims.PARTS + ("fakepart",))
+    monkeypatch.setattr(claims, "BROKEN_PARTS", {})
+    import netoptima
+
+    # a part whose claims module raises on import, on an extra search path of the package
+
+    monkeypatch.setattr(netoptima, "__path__", list(netoptima.__path__) + [str(tmp_path / "netoptima")])
+    (tmp_path / "netoptima" / "fakepart").mkdir(parents=True)
+    (tmp_path / "netoptima" / "fakepart" / "__init__.py").write_text("")
+    (tmp_path / "netoptima" / "fakepart" / "claims.py").write_text("raise RuntimeError('broken on purpose')")
+    assert "ntk.width_convergence" in claims.discover()
+    assert claims.BROKEN_PARTS == {"fakepart": "RuntimeError: broken on purpose"}
+    with pytest.raises(ValueError, match="part 'fakepart' could not be loaded: RuntimeError: broken on purpose"):
+        claims.select(["fakepart"])

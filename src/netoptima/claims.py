@@ -31,7 +31,7 @@ VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not run"
 PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "parametrization")
 
 __all__ = [
-    "Claim", "Evidence", "PARTS", "SCALES", "Scale", "VERDICTS", "all_claims", "claim", "discover",
+    "BROKEN_PARTS", "Claim", "Evidence", "PARTS", "SCALES", "Scale", "VERDICTS", "all_claims", "claim", "discover",
     "loglog_slope", "not_run", "register", "run_claim", "select", "verdict_in_range",
 ]
 
@@ -84,6 +84,8 @@ class Claim:
 
 
 _REGISTRY: dict[str, Claim] = {}
+# part -> the error its claims module raised on import (reported by the CLI, the other parts still run)
+BROKEN_PARTS: dict[str, str] = {}
 
 
 def register(c: Claim) -> Claim:
@@ -116,8 +118,13 @@ def discover() -> dict[str, Claim]:
     """
     for part in PARTS:
         name = f"netoptima.{part}.claims"
-        if importlib.util.find_spec(f"netoptima.{part}") is not None and importlib.util.find_spec(name):
-            importlib.import_module(name)
+        if part in BROKEN_PARTS or importlib.util.find_spec(f"netoptima.{part}") is None:
+            continue
+        try:
+            if importlib.util.find_spec(name):
+                importlib.import_module(name)
+        except Exception as exc:  # one broken part must not take the others down
+            BROKEN_PARTS[part] = f"{type(exc).__name__}: {exc}"
     for name in filter(None, (m.strip() for m in os.environ.get("NETOPTIMA_CLAIM_MODULES", "").split(","))):
         try:
             importlib.import_module(name)
@@ -147,6 +154,8 @@ def select(targets: Sequence[str]) -> list[Claim]:
         elif t in parts:
             chosen.update({c.id: c for c in registry.values() if c.part == t})
         else:
+            if t in BROKEN_PARTS:
+                raise ValueError(f"part {t!r} could not be loaded: {BROKEN_PARTS[t]}")
             raise ValueError(f"unknown claim or part {t!r}; allowed parts: {', '.join(parts)}; "
                              f"claims: {', '.join(registry)}")
     return list(chosen.values())

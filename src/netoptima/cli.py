@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from netoptima.claims import SCALES, select
+from netoptima.claims import BROKEN_PARTS, SCALES, select
 
 EXIT_USAGE = 2
 
@@ -89,7 +89,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         except SchedulerUnreachable as exc:
             raise UsageError(str(exc)) from None
     out = Path(args.out)
-    crashed = 0
+    crashed = len(BROKEN_PARTS)
+    for part, error in BROKEN_PARTS.items():
+        print(f"netoptima: part {part!r} could not be loaded, its claims are skipped: {error}", file=sys.stderr)
     where = f"Dask scheduler {args.scheduler}" if client else f"{workers} local worker(s)"
     print(f"netoptima: {len(claims)} claim(s) at scale {args.scale!r} on {where} -> {out}/", file=sys.stderr)
     try:
@@ -118,7 +120,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(table)
     print(f"\nreport: {html_path} and {md}")
     if crashed:
-        print(f"netoptima: {crashed} claim(s) crashed; see 'detail' in the report", file=sys.stderr)
+        print(f"netoptima: {crashed} claim(s) or part(s) crashed; see the messages above and 'detail' in the report",
+              file=sys.stderr)
         return 1
     return 0
 
