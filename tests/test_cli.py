@@ -67,7 +67,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_killed_reproduce_resumes_without_redoing_finished_runs(tmp_path):
     out, env = tmp_path / "results", _env(tmp_path)
     cmd = [sys.executable, "-m", "netoptima", "reproduce", "plugin.squares", "--out", str(out), "--workers", "1"]
-    runs = out / "claims" / "plugin.squares" / "runs" / "slow_square"
+    runs = out / "runs" / "user_claims.slow_square"
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     t0 = time.monotonic()

@@ -181,9 +181,16 @@ def test_sigkilled_sweep_resumes_without_losing_or_redoing(tmp_path):
     assert squares == [i * i for i in range(8)]
 
 
+def test_runners_with_one_runs_dir_share_identical_runs(tmp_path):
+    first = Runner(tmp_path / "claims" / "a.x", runs_dir=tmp_path / "runs", quiet=True)
+    second = Runner(tmp_path / "claims" / "a.y", runs_dir=tmp_path / "runs", quiet=True)
+    assert first.map(seeded_value, [{"seed": 1}]) == second.map(seeded_value, [{"seed": 1}, {"seed": 2}])[:1]
+    assert (first.ran, second.resumed, second.ran) == (1, 1, 1)
+
+
 def test_runner_merges_config_and_collects_failures(tmp_path):
     r = Runner(tmp_path, quiet=True)
     res = r.map(sometimes_fails, [{"i": i} for i in range(4)])
     assert res == [{"i": 0, "square": 0}, {"i": 1, "square": 1}, {"i": 3, "square": 9}]
     assert len(r.failures) == 1 and r.ran == 4 and r.resumed == 0
-    assert len(list((tmp_path / "runs" / "sometimes_fails").glob("*.json"))) == 4
+    assert len(list((tmp_path / "runs" / "test_sweep.sometimes_fails").glob("*.json"))) == 4

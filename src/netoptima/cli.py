@@ -98,7 +98,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for c in claims:
             claim_dir = out / "claims" / c.id
             runner = Runner(claim_dir, scale=args.scale, executor="dask" if client else "local", workers=workers,
-                            scheduler=client, seed=seed, device=device, quiet=True if args.quiet else None)
+                            scheduler=client, seed=seed, device=device, quiet=True if args.quiet else None,
+                            runs_dir=out / "runs")
             t0 = time.perf_counter()
             ev = run_claim(c, args.scale, runner)
             seconds = time.perf_counter() - t0

@@ -243,9 +243,10 @@ def _execute_dask(fn: RunFn, todo: dict[str, Config], scheduler: Any) -> Iterabl
 class Runner:
     """What a claim gets to run its sweeps: executor settings plus where its files go.
 
-    ``runner.map(fn, configs)`` runs a resumable sweep in ``<claim_dir>/runs/<fn name>/`` and returns the
+    ``runner.map(fn, configs)`` runs a resumable sweep in ``<runs_dir>/<module.function>/`` and returns the
     successful results, each merged with its config (``{**config, **result}``); failures are kept in
-    ``runner.failures`` and reported in the claim's detail.
+    ``runner.failures`` and reported in the claim's detail. The CLI gives every claim the same ``runs_dir``
+    (``<out>/runs``), so claims that need an identical run share it instead of computing it twice.
     """
 
     claim_dir: Path
@@ -256,6 +257,7 @@ class Runner:
     seed: int = 0
     device: str = "cpu"
     quiet: bool | None = None
+    runs_dir: Path | None = None  # default: <claim_dir>/runs
     failures: list[dict[str, Any]] = field(default_factory=list)
     resumed: int = 0
     ran: int = 0
@@ -263,10 +265,11 @@ class Runner:
     def __post_init__(self) -> None:
         self.claim_dir = Path(self.claim_dir)
         self.claim_dir.mkdir(parents=True, exist_ok=True)
+        self.runs_dir = Path(self.runs_dir) if self.runs_dir is not None else self.claim_dir / "runs"
 
     def map(self, fn: RunFn, configs: Sequence[Config], *, desc: str = "") -> list[dict[str, Any]]:
-        recs = run(fn, configs, self.claim_dir / "runs" / fn.__name__, executor=self.executor,
-                   workers=self.workers, scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet)
+        recs = run(fn, configs, self.runs_dir / fn_name(fn), executor=self.executor, workers=self.workers,
+                   scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet)
         self.failures += [r for r in recs if r["status"] != "ok"]
         self.resumed += sum(r["resumed"] for r in recs)
         self.ran += sum(not r["resumed"] for r in recs)
