@@ -1,0 +1,235 @@
+"""Reading trained nets: per-frequency solution orders and the factorisation into known constructions.
+
+Ports of the official analysis (spec §5): ``sol_distri.py`` counts the order #{j : |A[k,j]| > 0.05} of each
+frequency (Fig. 4) and ``factorize_sol.py`` splits each order-4/6 block into an order-2 and an order-q/2 factor
+and names them (Tbl. 2, Fig. 5). Thresholds are the code's: 0.05 for live nodes, 0.1 for classification,
+0.1·√(3q) for "non-factorable".
+"""
+
+from __future__ import annotations
+
+import cmath
+import itertools
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from netoptima.cogo.constructions import OMEGA3
+from netoptima.cogo.fourier import fourier_weights
+from netoptima.cogo.model import QuadraticNet, Weights, check_odd_modulus
+from netoptima.conventions import check_real
+
+__all__ = [
+    "CONSTRUCTIONS",
+    "check_component",
+    "factorize",
+    "factorize_block",
+    "factorization_summary",
+    "solution_orders",
+]
+
+# (order-2 class, order-q/2 class) -> construction name; the Tbl. 2 columns they count in
+CONSTRUCTIONS: dict[tuple[str, str], str] = {
+    ("order-2-4c", "order-2-xi"): "z_nu(i)*z_xi",
+    ("order-2-nu", "order-3-syn"): "z_nu*z_syn",
+    ("order-2-4c", "order-3-syn"): "z_nu(i)*z_syn",
+    ("order-2-4c", "order-3-syn-ab"): "z_nu(i)*z_syn_ab",
+}
+
+
+def solution_orders(model: QuadraticNet | Weights, thres: float = 0.05) -> Tensor:
+    """Order of each frequency, #{j : |A[k, j]| > thres} for k = 1..(d−1)/2 (``sol_distri.py``, Fig. 4).
+
+    Arguments:
+        model: a :class:`QuadraticNet` or weights ``(W_a, W_b, W_c)`` (a leading seed axis is allowed).
+        thres: the live-node threshold on |A[k, j]| (the code's 0.05; A carries the 1/d of spec §2).
+
+    Returns:
+        int64 tensor ``(…, (d−1)/2)``.
+    """
+    thres = check_real("thres", thres, low=0.0)
+    A, _, _ = fourier_weights(model)
+    d = A.shape[-2]
+    return (A[..., 1:(d - 1) // 2 + 1, :].abs() > thres).sum(-1)
+
+
+@lru_cache(maxsize=4)
+def _perms(q: int) -> np.ndarray:
+    return np.array(list(itertools.permutations(range(q))))  # (q!, q)
+
+
+def _cbrt_normalize(comp: np.ndarray) -> np.ndarray:
+    """Divide each column by the principal cube root of its product, so a·b·c = 1 per column."""
+    return comp / np.power(comp.prod(axis=0, keepdims=True), 1.0 / 3.0)
+
+
+def check_component(comp: np.ndarray, *, thres: float = 0.1) -> tuple[str, tuple[complex, ...] | None]:
+    """Name an order-2 or order-3 factor (rows a, b, c; first column 1), ``factorize_sol.check_component``.
+
+    The official code also tests a·b·c ≈ 1 per column ("unnormalized"); after the cube-root normalisation
+    that test can never fail, so it is left out.
+
+    Returns:
+        ``(class, parameters)``: order 2 → "order-2-xi" (ξ), "order-2-4c" (ν = ±i), "order-2-nu" (ν),
+        "order-2-unknown"; order 3 → "order-3-syn", "order-3-syn-ab" (α, β), "order-3-unknown".
+    """
+    A = _cbrt_normalize(np.array(comp, dtype=np.complex128))
+    if A.shape == (3, 2):
+        if abs(A[2, 1] - 1j) < thres or abs(A[2, 1] + 1j) < thres:
+            return "order-2-xi", (complex(A[0, 1]),)
+        if abs(A[2, 1] - 1) < thres and (abs(A[0, 1] - 1j) < thres or abs(A[0, 1] + 1j) < thres):
+            return "order-2-4c", (complex(A[0, 1]),)
+        if abs(A[0, 1] + A[1, 1]) < thres:
+            return "order-2-nu", (complex(A[0, 1]),)
+        return "order-2-unknown", None
+    if A.shape == (3, 3):
+        for i in (1, 2):  # remove the (−1, −1, 1) gauge of σ(h) = h² from each column
+            if A[0, i].real > 0:
+                A[:2, i] *= -1
+        if A[2, 1].imag < 0:
+            A = A.conj()
+        w = np.full(3, OMEGA3)
+        if (np.linalg.norm(A[:, 1] - w) < thres * math.sqrt(3)
+                and np.linalg.norm(A[:, 2] - w.conj()) < thres * math.sqrt(3)):
+            return "order-3-syn", (1.0 + 0j, 1.0 + 0j)
+        if abs(A[2, 1] - OMEGA3) < thres and abs(A[2, 2] - OMEGA3.conjugate()) < thres:
+            # α, β of z_syn,αβ = {a = (1, α, β), c = (1, ω3, ω3²)} after the same gauge fixing
+            return "order-3-syn-ab", (complex(A[0, 1]), complex(A[0, 2]))
+        return "order-3-unknown", None
+    raise ValueError(f"check_component handles (3, 2) and (3, 3) factors, got shape {A.shape}")
+
+
+def factorize_block(F: np.ndarray) -> dict[str, Any]:
+    """Factor one order-4/6 block F = [a; b; c] (3×q) as order-2 ⊗ order-q/2 (``analyze_component_v2``).
+
+    Steps of the official code: pick the node permutation for which c[:q/2]/c[q/2:] is most constant;
+    flip (a, b) of the columns where a[q/2:]/a[:q/2] deviates by > 0.2 from its first entry; factor 1 =
+    [1, mean ratio] per row, factor 2 = first half / its first column; non-factorable if the ratio's
+    deviation exceeds 0.1·√(3q).
+    """
+    F = np.array(F, dtype=np.complex128)
+    q = F.shape[1]
+    if F.shape[0] != 3 or q not in (4, 6):
+        raise ValueError(f"factorize_block needs a (3, 4) or (3, 6) block, got shape {F.shape}")
+    h = q // 2
+    P = _perms(q)  # (q!, q)
+    c = F[2][P]  # (q!, q)
+    ratio = c[:, :h] / c[:, h:]  # (q!, q/2)
+    errs = np.linalg.norm(ratio - ratio.mean(1, keepdims=True), axis=1)
+    F = F[:, P[int(np.argmin(errs))]]
+    test = F[0, h:] / F[0, :h]
+    flip = np.nonzero(np.abs(test - test[0]) > 0.2)[0]
+    F[:2, flip] *= -1
+    sec1, sec2 = F[:, :h], F[:, h:]
+    ratio = sec2 / sec1  # (3, q/2)
+    err = float(np.linalg.norm(ratio - ratio.mean(1, keepdims=True)))
+    comp1 = np.stack([np.ones(3, dtype=np.complex128), ratio.mean(1)], axis=1)  # (3, 2)
+    comp2 = sec1 / sec1[:, :1]  # (3, q/2)
+    res1, par1 = check_component(comp1)
+    res2, par2 = check_component(comp2)
+    if res1 > res2:
+        (res1, par1), (res2, par2) = (res2, par2), (res1, par1)
+    factorable = err <= 0.1 * math.sqrt(3 * q)
+    name = CONSTRUCTIONS.get((res1, res2), "other") if factorable else "non-factorable"
+    row: dict[str, Any] = {"err": err, "factorable": factorable, "classes": [res1, res2], "construction": name,
+                           "nu_angle": None, "xi_angle": None, "alpha_angle": None, "beta_angle": None}
+    if factorable:
+        if res2 == "order-2-xi":
+            row["xi_angle"] = cmath.phase(par2[0])  # type: ignore[index]
+        if res1 in ("order-2-nu", "order-2-4c") and par1 is not None:
+            row["nu_angle"] = cmath.phase(par1[0])
+        if res2 == "order-3-syn-ab":
+            row["alpha_angle"], row["beta_angle"] = (cmath.phase(x) for x in par2)  # type: ignore[union-attr]
+    return row
+
+
+def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05) -> list[dict[str, Any]]:
+    """Per-frequency factorisation table of a trained net (``factorize_sol.analyze_solution``; Tbl. 2).
+
+    Each node goes to its best frequency argmax_{k ∈ [0, (d−1)/2]} |A[k, j]| if that exceeds ``thres``; a
+    frequency with exactly 4 or 6 nodes is factored by :func:`factorize_block`.
+
+    Arguments:
+        model: a :class:`QuadraticNet` or unbatched weights ``(W_a (q, d), W_b, W_c (d, q))`` with odd d.
+        thres: live-node threshold on |A[k, j]|.
+
+    Returns:
+        One dict per k = 1..(d−1)/2: ``k``, ``nodes`` (assigned), ``order`` (#{|A[k,j]| > thres}),
+        ``construction`` ("z_nu(i)*z_xi", "z_nu*z_syn", "z_nu(i)*z_syn", "z_nu(i)*z_syn_ab", "other",
+        "non-factorable" or "order n" when n ∉ {4, 6}), ``matched`` (a known construction), ``err``,
+        ``factorable``, ``classes`` and the fitted ``nu_angle``, ``xi_angle``, ``alpha_angle``, ``beta_angle``
+        (radians, None when not applicable).
+    """
+    thres = check_real("thres", thres, low=0.0)
+    A, B, C = fourier_weights(model)
+    if A.ndim != 2:
+        raise ValueError(f"factorize takes one net; got weights with a leading axis of {A.shape[0]} seeds")
+    d = check_odd_modulus(A.shape[0])
+    K = (d - 1) // 2
+    best_max, best = A[: K + 1].abs().max(dim=0)  # (q,), (q,)
+    live = best_max > thres
+    orders = (A[1: K + 1].abs() > thres).sum(-1)  # (K,)
+    rows = []
+    for k in range(1, K + 1):
+        idx = torch.nonzero(live & (best == k)).flatten()
+        row: dict[str, Any] = {"k": k, "nodes": int(idx.numel()), "order": int(orders[k - 1])}
+        if idx.numel() in (4, 6):
+            F = torch.stack([A[k, idx], B[k, idx], C[k, idx]]).numpy()  # (3, q_k)
+            row.update(factorize_block(F))
+        else:
+            row.update({"err": None, "factorable": None, "classes": None, "construction": f"order {idx.numel()}",
+                        "nu_angle": None, "xi_angle": None, "alpha_angle": None, "beta_angle": None})
+        row["matched"] = row["construction"] in CONSTRUCTIONS.values()
+        rows.append(row)
+    return rows
+
+
+def factorization_summary(tables: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
+    """Tbl. 2 of the paper from several nets' :func:`factorize` tables, plus the overall match fraction.
+
+    Per net (as ``factorize_sol.py``): err_4/err_6 (mean factorisation error), nonfact_4/nonfact_6 (fraction
+    of order-4/6 blocks that do not factor), sol_4_4cxi, sol_6_nusyn, sol_6_4csynab (z_{ν=i} * z_syn[,αβ]),
+    sol_others (fractions of factorable blocks), non_46 (frequencies of order neither 4 nor 6). Each is
+    reported as mean and standard error over nets. ``match`` is the fraction of *all* frequencies whose
+    block factors into a known construction (the "~95%" of the abstract), with its standard error over nets.
+    """
+    per: dict[str, list[float]] = {k: [] for k in ("err_4", "err_6", "nonfact_4", "nonfact_6", "sol_4_4cxi",
+                                                   "sol_6_nusyn", "sol_6_4csynab", "sol_others", "non_46",
+                                                   "match")}
+    for rows in tables:
+        b4 = [r for r in rows if r["nodes"] == 4]
+        b6 = [r for r in rows if r["nodes"] == 6]
+        f4 = [r for r in b4 if r["factorable"]]
+        f6 = [r for r in b6 if r["factorable"]]
+        nf = len(f4) + len(f6)
+        per["err_4"].append(float(np.mean([r["err"] for r in f4])) if f4 else math.nan)
+        per["err_6"].append(float(np.mean([r["err"] for r in f6])) if f6 else math.nan)
+        per["nonfact_4"].append((len(b4) - len(f4)) / len(b4) if b4 else math.nan)
+        per["nonfact_6"].append((len(b6) - len(f6)) / len(b6) if b6 else math.nan)
+        n4c = sum(r["construction"] == "z_nu(i)*z_xi" for r in f4)
+        n6a = sum(r["construction"] == "z_nu*z_syn" for r in f6)
+        n6b = sum(r["construction"] in ("z_nu(i)*z_syn", "z_nu(i)*z_syn_ab") for r in f6)
+        per["sol_4_4cxi"].append(n4c / nf if nf else math.nan)
+        per["sol_6_nusyn"].append(n6a / nf if nf else math.nan)
+        per["sol_6_4csynab"].append(n6b / nf if nf else math.nan)
+        per["sol_others"].append((nf - n4c - n6a - n6b) / nf if nf else math.nan)
+        per["non_46"].append(float(len(rows) - len(b4) - len(b6)))
+        per["match"].append(sum(r["matched"] for r in rows) / len(rows) if rows else math.nan)
+    out: dict[str, Any] = {"nets": len(per["match"])}
+    for k, vals in per.items():
+        v = np.array([x for x in vals if not math.isnan(x)])
+        out[k] = float(v.mean()) if v.size else math.nan
+        out[f"{k}_sem"] = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    n_freq = sum(len(rows) for rows in tables)
+    n_match = sum(sum(r["matched"] for r in rows) for rows in tables)
+    out["frequencies"], out["matched"] = n_freq, n_match
+    # the pooled fraction and its binomial standard error (frequencies as the units)
+    p = n_match / n_freq if n_freq else math.nan
+    out["match_pooled"] = p
+    out["match_pooled_sem"] = math.sqrt(p * (1 - p) / n_freq) if n_freq else math.nan
+    return out

@@ -1,0 +1,354 @@
+"""Training with the paper's protocol, many seeds in one batched tensor program (spec §5).
+
+Protocol (official ``modular_addition_simple2.py`` and ``sweep.log``): Adam(lr=0.01, β=(0.9, 0.999), eps=1e-8) with
+*coupled* weight decay (``Adam(weight_decay=wd)``, not AdamW) on W_a, W_b, W_c; full batch (one step per epoch);
+PyTorch default init; ``train_test_split(test_size=0.1, random_state=seed)``; 10,000 epochs.
+
+The fast path evaluates the net on the full d×d grid of pairs with a per-seed train mask, so there is no
+gather/scatter, and writes the backward pass by hand as three batched GEMMs (seeds are the batch axis):
+
+    H = W_a[:, :, None] + W_b[:, None, :]   σ = H²   O = P⊥W_c σ        (forward)
+    G = 2·mask·(O − P⊥Y)/n                  ∂W_c = G σᵀ  ∂σ = W_cᵀ G      (backward)
+    ∂W_a = Σ_{g2} 2H ∂σ,  ∂W_b = Σ_{g1} 2H ∂σ
+
+:func:`train_reference` is the straightforward per-seed autograd formulation (gather, square, matmul,
+``torch.optim.Adam``), kept as the oracle for tests and the baseline of ``benchmarks/cogo_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from netoptima.cogo.model import (
+    QuadraticNet,
+    Weights,
+    check_weights,
+    default_init,
+    grid_targets,
+    projected_l2_loss,
+    train_test_indices,
+)
+from netoptima.conventions import check_choice, check_finite_loss, check_int, check_real, progress
+
+__all__ = ["ADAM_BETAS", "ADAM_EPS", "TrainResult", "train", "train_reference"]
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+PRUNE_EVERY = 100  # epochs between dead-node checks
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns; every tensor is on the CPU.
+
+    Attributes:
+        weights: final ``(W_a (S, q, d), W_b (S, q, d), W_c (S, d, q))``.
+        seeds: the S seeds (init and split).
+        epochs: epochs at which the history was recorded, ``(T,)``; the last one is the final epoch.
+        train_loss, test_loss, train_acc, test_acc: ``(T, S)`` at those epochs (before that epoch's step,
+            as the official code logs them; the last row is after the final step).
+        r_kkk: ``(T, S, d)`` real parts of the diagonal potentials r_kkk (paper units).
+        r_total: ``(T, S)`` Σ_{k1,k2,k} Re r_{k1k2k} (Fig. 3's diagonal + off-diagonal sums).
+        sq_norm: ``(T, S)`` squared L2 norm of all weights.
+        active: ``(T, S)`` nodes with some weight of magnitude > 0.01.
+        orders: ``(T, S, (d−1)/2)`` per-frequency order #{j : |A[k,j]| > 0.05} for k = 1..(d−1)/2.
+        live: ``(T,)`` hidden nodes still trained (the width after pruning, the max over seeds).
+        seconds: wall time of the training loop.
+    """
+
+    weights: Weights
+    seeds: list[int]
+    epochs: Tensor
+    train_loss: Tensor
+    test_loss: Tensor
+    train_acc: Tensor
+    test_acc: Tensor
+    r_kkk: Tensor
+    r_total: Tensor
+    sq_norm: Tensor
+    active: Tensor
+    orders: Tensor
+    live: Tensor
+    seconds: float
+    config: dict = field(default_factory=dict)
+
+    def seed_weights(self, i: int) -> Weights:
+        """Weights of the i-th seed, ``(W_a (q, d), W_b (q, d), W_c (d, q))``."""
+        return self.weights[0][i], self.weights[1][i], self.weights[2][i]
+
+
+def _masks(d: int, seeds: Sequence[int], test_size: float, device: torch.device,
+           dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Train / test indicator masks over the d² pairs, ``(S, 1, d²)`` each."""
+    train = torch.zeros(len(seeds), 1, d * d, dtype=dtype)
+    test = torch.zeros_like(train)
+    for i, s in enumerate(seeds):
+        tr, te = train_test_indices(d, s, test_size=test_size)
+        train[i, 0, torch.from_numpy(tr)] = 1.0
+        test[i, 0, torch.from_numpy(te)] = 1.0
+    return train.to(device), test.to(device)
+
+
+class _State:
+    """Parameters, Adam moments and work buffers of S nets of (current) width q, one flat buffer each."""
+
+    def __init__(self, weights: Weights, m: Tensor | None = None, v: Tensor | None = None,
+                 node_ids: Tensor | None = None, alive: Tensor | None = None) -> None:
+        W_a, W_b, W_c = weights
+        S, q, d = W_a.shape
+        self.S, self.q, self.d, self.N = S, q, d, d * d
+        self.flat = torch.cat([W_a.reshape(S, -1), W_b.reshape(S, -1), W_c.reshape(S, -1)], dim=1)  # (S, P)
+        self.m = torch.zeros_like(self.flat) if m is None else m
+        self.v = torch.zeros_like(self.flat) if v is None else v
+        self.grad = torch.zeros_like(self.flat)
+        self.W_a, self.W_b, self.W_c = self._views(self.flat)
+        self.gW_a, self.gW_b, self.gW_c = self._views(self.grad)
+        kw = {"dtype": W_a.dtype, "device": W_a.device}
+        self.node_ids = torch.arange(q, device=W_a.device).expand(S, q).clone() if node_ids is None else node_ids
+        self.alive = torch.ones(S, q, dtype=torch.bool, device=W_a.device) if alive is None else alive
+        self.H = torch.empty(S, q, d, d, **kw)
+        self.sig = torch.empty(S, q, self.N, **kw)
+        self.O = torch.empty(S, d, self.N, **kw)
+        self.gsig = torch.empty(S, q, self.N, **kw)
+        self.ones = torch.ones(d, **kw)
+        # the fused Adam kernel exists for CPU and CUDA float tensors
+        self.fused = W_a.device.type in ("cpu", "cuda") and hasattr(torch, "_fused_adam_")
+        self.step_t = torch.zeros((), dtype=torch.float32, device=W_a.device)
+
+    def _views(self, flat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        S, q, d = self.S, self.q, self.d
+        return (flat[:, : q * d].view(S, q, d), flat[:, q * d: 2 * q * d].view(S, q, d),
+                flat[:, 2 * q * d:].view(S, d, q))
+
+    def forward(self, Y: Tensor) -> Tensor:
+        S, q, N = self.S, self.q, self.N
+        torch.add(self.W_a[:, :, :, None], self.W_b[:, :, None, :], out=self.H)  # (S, q, d, d): h_j(g1, g2)
+        torch.mul(self.H.view(S, q, N), self.H.view(S, q, N), out=self.sig)  # (S, q, N): σ(h) = h²
+        Wc_centred = self.W_c - self.W_c.mean(1, keepdim=True)  # (S, d, q): P⊥W_c, so O is already centred
+        torch.bmm(Wc_centred, self.sig, out=self.O)  # (S, d, N)
+        return self.O.sub_(Y)  # (S, d, N): P⊥o − P⊥e_y on every pair
+
+    def backward(self, E: Tensor, mask_scale: Tensor) -> None:
+        S, q, d, N = self.S, self.q, self.d, self.N
+        E.mul_(mask_scale)  # 2G: ∂ℓ/∂O = G = 2·mask·E/n; mask_scale = 4·mask/n folds in the 2 of σ' = 2h
+        torch.bmm(E, self.sig.transpose(1, 2), out=self.gW_c).mul_(0.5)  # (S, d, q): ∂W_c = G σᵀ
+        torch.bmm(self.W_c.transpose(1, 2), E, out=self.gsig)  # (S, q, N): 2∂σ (1ᵀG = 0: W_c acts as P⊥W_c)
+        self.gsig.mul_(self.H.view(S, q, N))  # (S, q, N): ∂h = 2h·∂σ
+        g4 = self.gsig.view(S, q, d, d)
+        # the sums as mat-vec products with a ones vector: ~2x faster than torch.sum on these shapes
+        self.gW_a.copy_(torch.matmul(g4, self.ones))  # (S, q, d): Σ_{g2}
+        self.gW_b.copy_(torch.matmul(self.ones, g4))  # (S, q, d): Σ_{g1}
+
+    def adam_step(self, step: int, *, lr: float, weight_decay: float) -> None:
+        """torch.optim.Adam(weight_decay=wd): coupled L2, bias-corrected moments, one fused kernel per step.
+
+        ``torch._fused_adam_`` is the kernel behind ``Adam(fused=True)``; calling it directly skips the
+        optimizer's per-step Python bookkeeping (~0.3 ms here, a tenth of an epoch). Where it is missing the
+        same update runs as six foreach-free tensor ops.
+        """
+        if self.fused:
+            self.step_t.fill_(float(step))  # the kernel reads the step count after the increment
+            torch._fused_adam_([self.flat], [self.grad], [self.m], [self.v], [], [self.step_t], lr=lr,
+                               beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=weight_decay, eps=ADAM_EPS,
+                               amsgrad=False, maximize=False)
+            return
+        b1, b2 = ADAM_BETAS
+        self.grad.add_(self.flat, alpha=weight_decay)
+        self.m.lerp_(self.grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(self.grad, self.grad, value=1 - b2)
+        denom = (self.v.sqrt() / (1 - b2**step) ** 0.5).add_(ADAM_EPS)
+        self.flat.addcdiv_(self.m, denom, value=-lr / (1 - b1**step))
+
+    def scatter_into(self, full: list[Tensor]) -> None:
+        """Write the current nodes back into full-width ``(W_a, W_b, W_c)`` at their original indices."""
+        ids, alive = self.node_ids.cpu(), self.alive.cpu()
+        for s in range(self.S):
+            i, a = ids[s][alive[s]], alive[s]  # padding nodes hold zeros; their originals keep their last values
+            full[0][s, i] = self.W_a[s].cpu()[a]
+            full[1][s, i] = self.W_b[s].cpu()[a]
+            full[2][s][:, i] = self.W_c[s].cpu()[:, a]
+
+    def prune(self, tau: float, full: list[Tensor]) -> bool:
+        """Drop nodes whose weights are all below ``tau`` (seeds padded with inert zero nodes); True if it did."""
+        mag = torch.maximum(torch.maximum(self.W_a.abs().amax(2), self.W_b.abs().amax(2)),
+                            self.W_c.abs().amax(1))  # (S, q)
+        live = (mag >= tau) & self.alive
+        q_new = max(int(live.sum(1).max()), 1)
+        if q_new > 0.9 * self.q:  # not worth reallocating
+            return False
+        self.scatter_into(full)
+        # per seed: live nodes first (stable order), then dead ones as padding
+        order = torch.argsort((~live).to(torch.int8), dim=1, stable=True)[:, :q_new]  # (S, q_new)
+        keep = torch.gather(live, 1, order)  # (S, q_new): False on padding nodes
+        parts = []
+        for buf in (self.flat, self.m, self.v):
+            Wa, Wb, Wc = self._views(buf)
+            idx = order[:, :, None]
+            Wa = torch.gather(Wa, 1, idx.expand(-1, -1, self.d)) * keep[:, :, None]
+            Wb = torch.gather(Wb, 1, idx.expand(-1, -1, self.d)) * keep[:, :, None]
+            Wc = torch.gather(Wc, 2, order[:, None, :].expand(-1, self.d, -1)) * keep[:, None, :]
+            parts.append((Wa, Wb, Wc))
+        node_ids = torch.gather(self.node_ids, 1, order)
+        S = self.S
+        m = torch.cat([p.reshape(S, -1) for p in parts[1]], dim=1)
+        v = torch.cat([p.reshape(S, -1) for p in parts[2]], dim=1)
+        self.__init__(parts[0], m, v, node_ids, keep)  # type: ignore[misc]
+        return True
+
+
+def _snapshot(W_a: Tensor, W_b: Tensor, W_c: Tensor, thres: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Σ_k Re r_kkk per k, Σ Re r_{k1k2k} and per-frequency orders from the current weights (float64)."""
+    d = W_a.shape[-1]
+    Wa, Wb, Wc = W_a.double(), W_b.double(), W_c.double()
+    A = torch.fft.fft(Wa, dim=-1).transpose(-1, -2) / d  # (S, d, q)
+    B = torch.fft.fft(Wb, dim=-1).transpose(-1, -2) / d  # (S, d, q)
+    C = torch.fft.ifft(Wc, dim=-2)  # (S, d, q)
+    r_kkk = (2 * d * (A * B * C).sum(-1)).real  # (S, d)
+    # Σ_k A[k,j] = W_a[j, 0] and Σ_k C[k,j] = W_c[0, j], so the sum over all (k1, k2, k) is one dot product
+    r_total = 2 * d * (Wa[:, :, 0] * Wb[:, :, 0] * Wc[:, 0, :]).sum(-1)  # (S,)
+    orders = (A[:, 1:(d - 1) // 2 + 1].abs() > thres).sum(-1)  # (S, K)
+    return r_kkk.cpu(), r_total.cpu(), orders.cpu()
+
+
+def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: float = 0.01,
+          epochs: int = 10_000, test_size: float = 0.1, init: Weights | None = None,
+          record_every: int = 100, record_at: Sequence[int] = (), device: str | torch.device = "cpu",
+          dtype: torch.dtype = torch.float32,
+          order_threshold: float = 0.05, prune_below: float | str | None = "auto",
+          quiet: bool | None = None) -> TrainResult:
+    """Train S = len(seeds) nets at once with the paper's protocol (spec §5); seeds form the batch axis.
+
+    Arguments:
+        d: modulus (≥ 2). width: hidden nodes q (≥ 1).
+        seeds: one seed per net (init as the official code draws it, and the train/test split).
+        weight_decay: coupled L2 coefficient of Adam (≥ 0). lr: Adam learning rate (> 0).
+        epochs: full-batch steps (≥ 1). test_size: held-out fraction in [0, 0.99].
+        init: optional start weights ``(W_a (S, q, d), W_b, W_c (S, d, q))`` instead of the default init.
+        record_every: epochs between history rows (≥ 1). record_at: extra epochs to record (e.g. dense early
+            points for Fig. 3).
+        device: torch device ("cpu", "cuda", ...). dtype: float32 (the paper's) or float64.
+        order_threshold: |A[k,j]| threshold of the recorded orders.
+        prune_below: every 100 epochs, drop hidden nodes whose weights are all below τ (``None``: never;
+            ``"auto"``: τ = 1e-3·wd, never without weight decay). Weight decay drives the unused nodes
+            (~450 of 512) geometrically to float32 denormals (~1e-40) and keeps them there. Below τ a node's
+            data gradient, O(τ²·|residual|), is < 1e-3 of its decay term wd·τ, so it can only keep decaying,
+            and its output, O(τ³), is far below float32 resolution: removing it changes nothing representable
+            while the remaining nodes train several times faster. Pruned nodes keep their last values in the
+            returned weights.
+        quiet: silence the progress bar.
+
+    Returns:
+        :class:`TrainResult`.
+
+    Raises:
+        ValueError: bad arguments. TrainingDiverged: a seed's training loss became NaN or infinite.
+    """
+    d, width = check_int("d", d, low=2), check_int("width", width, low=1)
+    seeds = [check_int("seed", s, low=0, high=2**32 - 1) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must list at least one seed, got []")
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    epochs = check_int("epochs", epochs, low=1)
+    record_every = check_int("record_every", record_every, low=1)
+    extra = {check_int("record_at entry", e, low=0) for e in record_at}
+    if prune_below == "auto":
+        prune_below = 1e-3 * weight_decay if weight_decay > 0 else None
+    elif prune_below is not None:
+        prune_below = check_real("prune_below", prune_below, low=0.0, low_open=True)
+    check_choice("dtype", dtype, [torch.float32, torch.float64])
+    device = torch.device(device)
+    S, q, N = len(seeds), width, d * d
+    if init is None:
+        inits = [default_init(d, q, s, dtype=dtype) for s in seeds]
+        init = tuple(torch.stack([w[i] for w in inits]) for i in range(3))  # type: ignore[assignment]
+    elif check_weights(init, batched=True) != (d, q) or init[0].shape[0] != S:
+        raise ValueError(f"init must have shapes (S={S}, q={q}, d={d}) / (S, d, q), got "
+                         f"{tuple(init[0].shape)}, {tuple(init[2].shape)}")
+
+    train_mask, test_mask = _masks(d, seeds, test_size, device, dtype)  # (S, 1, N)
+    n_train = train_mask.sum(-1, keepdim=True)  # (S, 1, 1)
+    mask_scale = train_mask * (4.0 / n_train)  # (S, 1, N)
+    n_test = test_mask.sum(-1, keepdim=True).clamp_min(1)  # (S, 1, 1)
+    Y = grid_targets(d, dtype=dtype, device=device).reshape(1, d, N)  # (1, d, N), centred one-hot
+    labels = Y.argmax(1)  # (1, N)
+    st = _State(tuple(w.detach().to(device, dtype) for w in init))  # type: ignore[arg-type]
+    final = [w.detach().to(dtype).cpu().clone() for w in init]  # full-size result; pruned nodes keep last values
+
+    rows: dict[str, list[Tensor]] = {k: [] for k in ("epoch", "train_loss", "test_loss", "train_acc", "test_acc",
+                                                     "r_kkk", "r_total", "sq_norm", "active", "orders", "live")}
+
+    def record(epoch: int, E: Tensor) -> None:
+        per_pair = (E * E).sum(1, keepdim=True)  # (S, 1, N)
+        correct = ((E + Y).argmax(1, keepdim=True) == labels[:, None]).to(dtype)  # (S, 1, N)
+        rows["epoch"].append(torch.tensor(epoch))
+        rows["train_loss"].append(((per_pair * train_mask).sum(-1) / n_train[..., 0]).squeeze(-1).cpu())
+        rows["test_loss"].append(((per_pair * test_mask).sum(-1) / n_test[..., 0]).squeeze(-1).cpu())
+        rows["train_acc"].append(((correct * train_mask).sum(-1) / n_train[..., 0]).squeeze(-1).cpu())
+        rows["test_acc"].append(((correct * test_mask).sum(-1) / n_test[..., 0]).squeeze(-1).cpu())
+        r_kkk, r_total, orders = _snapshot(st.W_a, st.W_b, st.W_c, order_threshold)
+        rows["r_kkk"].append(r_kkk)
+        rows["r_total"].append(r_total)
+        rows["orders"].append(orders)
+        rows["sq_norm"].append((st.flat.double() ** 2).sum(1).cpu())
+        mag = torch.maximum(torch.maximum(st.W_a.abs().amax(2), st.W_b.abs().amax(2)), st.W_c.abs().amax(1))
+        rows["active"].append((mag > 0.01).sum(1).cpu())
+        rows["live"].append(torch.tensor(st.q))
+        check_finite_loss(rows["train_loss"][-1].max(), step=epoch, lr=lr)  # NaN propagates through max
+
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for t in progress(range(epochs), desc=f"cogo train d={d} q={q} S={S}", total=epochs, quiet=quiet):
+            E = st.forward(Y)
+            if t % record_every == 0 or t in extra:
+                record(t, E)
+            if prune_below is not None and t > 0 and t % PRUNE_EVERY == 0 and st.prune(prune_below, final):
+                E = st.forward(Y)  # the buffers were reallocated; the values are unchanged
+            st.backward(E, mask_scale)
+            st.adam_step(t + 1, lr=lr, weight_decay=weight_decay)
+        record(epochs, st.forward(Y))
+    seconds = time.perf_counter() - t0
+    st.scatter_into(final)
+
+    stack = {k: torch.stack(v_) for k, v_ in rows.items()}
+    return TrainResult(
+        weights=(final[0], final[1], final[2]),
+        seeds=list(seeds), epochs=stack["epoch"], train_loss=stack["train_loss"], test_loss=stack["test_loss"],
+        train_acc=stack["train_acc"], test_acc=stack["test_acc"], r_kkk=stack["r_kkk"], r_total=stack["r_total"],
+        sq_norm=stack["sq_norm"], active=stack["active"], orders=stack["orders"], live=stack["live"], seconds=seconds,
+        config={"d": d, "width": q, "weight_decay": weight_decay, "lr": lr, "epochs": epochs,
+                "test_size": test_size, "dtype": str(dtype), "device": str(device), "prune_below": prune_below},
+    )
+
+
+def train_reference(d: int, width: int, *, seed: int, weight_decay: float, lr: float = 0.01, epochs: int = 10_000,
+                    test_size: float = 0.1, init: Weights | None = None, dtype: torch.dtype = torch.float32,
+                    device: str | torch.device = "cpu") -> tuple[Weights, list[float]]:
+    """The straightforward per-seed formulation: gather, square, matmul, autograd, ``torch.optim.Adam``.
+
+    Returns:
+        ``(final weights, training loss before each step)``.
+    """
+    d, width = check_int("d", d, low=2), check_int("width", width, low=1)
+    epochs = check_int("epochs", epochs, low=1)
+    check_choice("dtype", dtype, [torch.float32, torch.float64])
+    net = QuadraticNet(d, width, seed=seed, weights=init, dtype=dtype).to(device)
+    tr, _ = train_test_indices(d, seed, test_size=test_size)
+    tr_t = torch.from_numpy(np.asarray(tr)).to(device)
+    pairs = torch.stack([tr_t // d, tr_t % d], dim=1)  # (n, 2)
+    targets = (pairs[:, 0] + pairs[:, 1]) % d  # (n,)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=weight_decay)
+    losses = []
+    for t in range(epochs):
+        opt.zero_grad()
+        loss = projected_l2_loss(net(pairs), targets)
+        losses.append(check_finite_loss(loss.detach(), step=t, lr=lr))
+        loss.backward()
+        opt.step()
+    return (net.W_a.detach().clone(), net.W_b.detach().clone(), net.W_c.detach().clone()), losses

@@ -1,0 +1,82 @@
+"""The batched hand-written trainer against torch.optim.Adam + autograd on the straightforward formulation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from netoptima.cogo import default_init, pair_loss, train, train_reference, train_test_indices
+from netoptima.conventions import TrainingDiverged
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny GEMMs: a second OpenMP thread only adds spin-wait contention on a shared 2-core machine
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("wd", [0.0, 1e-3])
+def test_batched_trainer_equals_reference_adam(wd):
+    d, q, seeds, epochs = 7, 12, [3, 8], 60
+    res = train(d, q, seeds=seeds, weight_decay=wd, epochs=epochs, dtype=torch.float64, record_every=20, quiet=True)
+    for i, s in enumerate(seeds):
+        W, losses = train_reference(d, q, seed=s, weight_decay=wd, epochs=epochs, dtype=torch.float64)
+        # float64, same arithmetic up to summation order: 60 Adam steps keep the weights within ~1e-13
+        for x, y in zip(res.seed_weights(i), W, strict=True):
+            assert torch.allclose(x, y, atol=1e-11, rtol=0)
+        for row, epoch in enumerate(res.epochs.tolist()[:-1]):
+            assert float(res.train_loss[row, i]) == pytest.approx(losses[epoch], rel=1e-12)
+
+
+def test_history_losses_are_the_split_losses_of_the_final_weights():
+    d, q, seed = 11, 16, 2
+    res = train(d, q, seeds=[seed], weight_decay=1e-4, epochs=30, dtype=torch.float64, record_every=10, quiet=True)
+    tr, te = train_test_indices(d, seed)
+    W = res.seed_weights(0)
+    for idx, got in ((tr, res.train_loss[-1, 0]), (te, res.test_loss[-1, 0])):
+        mask = torch.zeros(d * d, dtype=torch.bool)
+        mask[torch.from_numpy(idx)] = True
+        assert float(got) == pytest.approx(float(pair_loss(W, mask.view(d, d))), rel=1e-12)
+    assert res.epochs.tolist() == [0, 10, 20, 30]
+
+
+def test_pruning_dead_nodes_does_not_change_the_trajectory():
+    d, q, seeds = 11, 24, [1, 2]
+    inits = [default_init(d, q, s, dtype=torch.float64) for s in seeds]
+    init = [torch.stack([w[i] for w in inits]) for i in range(3)]
+    for w in init[:2]:
+        w[:, ::2] *= 1e-30  # every other node starts dead (all of its weights tiny)
+    init[2][:, :, ::2] *= 1e-30
+    kw = dict(seeds=seeds, weight_decay=1e-6, epochs=200, init=tuple(init), dtype=torch.float64, record_every=50,
+              quiet=True)
+    full = train(d, q, prune_below=None, **kw)
+    pruned = train(d, q, prune_below=1e-20, **kw)
+    assert pruned.live.tolist()[-1] == q // 2 and full.live.tolist()[-1] == q
+    # removed nodes contribute ~1e-90 to the outputs: the live nodes follow the same float64 path
+    for x, y in zip(full.weights, pruned.weights, strict=True):
+        assert torch.allclose(x, y, atol=1e-10, rtol=0)
+    assert torch.allclose(full.train_loss, pruned.train_loss, rtol=1e-10)
+
+
+def test_weight_decay_kills_unused_nodes_and_auto_pruning_follows():
+    res = train(11, 64, seeds=[1], weight_decay=5e-4, epochs=2500, record_every=250, quiet=True)
+    assert float(res.train_loss[-1, 0]) < 1e-2 and float(res.test_acc[-1, 0]) == 1.0
+    live, active = res.live.tolist()[-1], int(res.active[-1, 0])
+    assert live < 64  # unused nodes decayed below 1e-3·wd and were dropped
+    assert active <= live  # every node with a weight > 0.01 is still trained
+    # the surviving nodes are the per-frequency blocks (each node lives at one frequency)
+    assert active == int(res.orders[-1, 0].sum())
+
+
+def test_divergence_and_bad_arguments_raise():
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        train(5, 8, seeds=[0], weight_decay=0.0, lr=1e6, epochs=40, record_every=1, quiet=True)
+    with pytest.raises(ValueError, match="seeds"):
+        train(5, 8, seeds=[], weight_decay=0.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        train(5, 8, seeds=[0], weight_decay=-1.0)
+    with pytest.raises(ValueError, match="init must have shapes"):
+        train(5, 8, seeds=[0, 1], weight_decay=0.0, init=tuple(w[None] for w in default_init(5, 8, 0)))
