@@ -112,16 +112,19 @@ def supports_layerwise(model: nn.Module) -> bool:
 
 
 def _check_input(model: nn.Module, X: Tensor, layers: list[nn.Module]) -> None:
-    """Validate X: a tensor of samples (2-D (n, in_features) when the first layer is a Linear)."""
+    """Validate X: floating samples on axis 0; (n, in_features) for an MLP (``layers`` = its plan)."""
     if not isinstance(X, Tensor):
         raise ValueError(f"X must be a torch.Tensor of shape (n, d), got {type(X).__name__}")
     if X.ndim == 0 or X.shape[0] == 0 or not X.is_floating_point():
         raise ValueError(f"X must be a floating tensor with at least one sample, got shape "
                          f"{tuple(X.shape)} and dtype {X.dtype}")
-    first = layers[0] if layers else None
-    if first is None and isinstance(model, nn.Sequential) and len(model) and type(model[0]) is nn.Linear:
+    if layers:  # activations keep the width, so the first Linear fixes d
+        first = next(m for m in layers if type(m) is nn.Linear)
+    elif isinstance(model, nn.Sequential) and len(model) and type(model[0]) is nn.Linear:
         first = model[0]
-    if type(first) is nn.Linear and (X.ndim != 2 or X.shape[1] != first.in_features):
+    else:
+        first = None
+    if first is not None and (X.ndim != 2 or X.shape[1] != first.in_features):
         raise ValueError(f"X must have shape (n, {first.in_features}) to match the first Linear's "
                          f"in_features, got shape {tuple(X.shape)}")
     dtypes = {p.dtype for p in model.parameters()}
@@ -130,10 +133,15 @@ def _check_input(model: nn.Module, X: Tensor, layers: list[nn.Module]) -> None:
                          f"{', '.join(sorted(map(str, dtypes)))}; convert one of them")
 
 
-# Samples per tile of the Gram. G is symmetric, so only tiles (p, q) with p ≤ q are computed (the rest
-# are mirrored): ~half the matmul FLOPs for n ≫ tile, while the tiles' gemms stay large enough to run near
-# peak and the elementwise passes over a tile stay in cache.
+# Rows of G per tile (_TILE // c samples of c outputs). G is symmetric, so only tiles (p, q) with p ≤ q
+# are computed (the rest are mirrored): ~half the matmul FLOPs for n ≫ tile, while the tiles' gemms stay
+# large enough to run near peak and the elementwise passes over a tile stay in cache.
 _TILE = 256
+
+
+def _tile_starts(n: int, c: int) -> list[int]:
+    """First sample of each tile: blocks of max(1, _TILE // c) samples."""
+    return list(range(0, n, max(1, _TILE // c)))
 
 # One Linear layer's factors: (A, Γ) with A (n, in [+1]) its inputs (a ones column appended when the bias
 # is trainable, since ∂z/∂b = I adds 1 to every a_iᵀa_j), or None when only the bias is trainable; and
@@ -218,18 +226,18 @@ def _layerwise_gram(layers: list[nn.Module], X: Tensor) -> Tensor:
         return G.zero_()
     factors = _layer_factors(layers, X, trainable[0], c)
     Gv = G.view(n, c, n, c)
-    starts = range(0, n, _TILE)
-    for p0 in starts:
-        p = slice(p0, min(p0 + _TILE, n))
-        for q0 in starts[p0 // _TILE:]:
-            q = slice(q0, min(q0 + _TILE, n))
+    bounds = [*_tile_starts(n, c), n]
+    for a in range(len(bounds) - 1):
+        p = slice(bounds[a], bounds[a + 1])
+        for b in range(a, len(bounds) - 1):
+            q = slice(bounds[b], bounds[b + 1])
             tile = _gram_tile(factors, p, q, c, X)  # (|p|, c, |q|, c)
-            if q0 == p0:  # gemm rounding need not be symmetric: make G exactly so
+            if a == b:  # gemm rounding need not be symmetric: make G exactly so
                 rows = tile.shape[0] * c
                 flat = tile.reshape(rows, rows)
                 tile = ((flat + flat.T) * 0.5).view(tile.shape)
             Gv[p, :, q, :] = tile
-            if q0 != p0:
+            if a != b:
                 Gv[q, :, p, :] = tile.permute(2, 3, 0, 1)  # G is symmetric
     return G
 
@@ -251,7 +259,8 @@ def layerwise_flops(model: nn.Module, n: int) -> int:
         return 0
     tail = layers[layers.index(linears[-1]) + 1:]  # activations after the last Linear make Γ_out ≠ I
     out_gamma = any(ELEMENTWISE_ACTIVATIONS[type(m)] is not None for m in tail)
-    sizes = [min(_TILE, n - s) for s in range(0, n, _TILE)]
+    bounds = [*_tile_starts(n, c), n]
+    sizes = [hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     pairs = sum(sizes[a] * sizes[b] for a in range(len(sizes)) for b in range(a, len(sizes)))  # Σ |p||q|
     flops = sum(2 * n * m.in_features * m.out_features for m in linears)  # forward
     for j in range(trainable[0], len(linears)):
