@@ -1,0 +1,299 @@
+"""Losses, the reference optimum (full-batch L-BFGS) and minibatch backpropagation (spec A.2, A.6, A.7).
+
+The single-layer softmax problem is convex in U (spec A.2), so L-BFGS run to a gradient tolerance gives its
+global optimum (or, when the infimum sits at infinity because of zero counts, the optimal loss to within the
+tolerance); every explicit solution is measured against it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
+from netoptima.explicit.models import SoftmaxLM
+from netoptima.explicit.stats import ContextCounts
+
+__all__ = ["LBFGSResult", "accuracy", "classifier_loss", "classifier_preconditioner", "grad_norm", "lbfgs",
+           "lm_loss", "lm_preconditioner", "train"]
+
+
+def lm_loss(model: SoftmaxLM, data: ContextCounts, *, backward: bool = False, chunk_size: int = 4096) -> float:
+    """Mean cross-entropy −(1/M) Σ_m log ŷ_{m,t_m} in nats/token over compressed data (spec A.2).
+
+    The gradient is written by hand, (1/M)·Xᵀ(n_c·softmax(z) − counts) (spec A.2), one exp per logit and no
+    autograd graph, because this is the inner loop of the L-BFGS optimum; the tests check it against autograd
+    on the uncompressed token stream.
+
+    Arguments:
+        model: the LM (its ``context``, ``aggregate`` and vocabulary must match ``data``).
+        data: :class:`~netoptima.explicit.stats.ContextCounts` (exactly the loss of the token stream).
+        backward: also accumulate ∇ of the mean loss into the parameters' ``.grad``.
+        chunk_size: distinct contexts per block (memory ``chunk_size · N`` floats).
+
+    Returns:
+        The mean loss as a float (accumulated in float64).
+    """
+    if (model.context, model.aggregate, model.vocab) != (data.context, data.aggregate, data.vocab):
+        raise ValueError(f"model (K={model.context}, {model.aggregate}, N={model.vocab}) does not match data "
+                         f"(K={data.context}, {data.aggregate}, N={data.vocab})")
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
+    U, b, M = model.U, model.b, data.n_positions
+    if backward:
+        for p in model.parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+    C = data.contexts.shape[0]
+    starts = list(range(0, C, chunk_size)) + [C]
+    bounds = torch.searchsorted(data.pair_context, torch.tensor(starts)).tolist()  # pair range of each chunk
+    total = 0.0
+    with torch.no_grad():
+        for k in range(len(starts) - 1):
+            c0, c1, p0, p1 = starts[k], starts[k + 1], bounds[k], bounds[k + 1]
+            rows = model.rows(data.contexts[c0:c1])  # (c, K)
+            z = F.embedding_bag(rows, U, mode="sum")  # (c, N)
+            if b is not None:
+                z += b
+            pc, pt = data.pair_context[p0:p1] - c0, data.pair_target[p0:p1]  # (p,) observed (context, target)
+            n_c, n_p = data.context_counts[c0:c1].to(z.dtype), data.pair_counts[p0:p1].to(z.dtype)
+            hit = z[pc, pt]  # (p,) logits of the observed targets, read before z is overwritten
+            zmax = z.max(dim=1, keepdim=True).values  # (c, 1)
+            E = z.sub_(zmax).exp_()  # (c, N) exp(z − max), in place
+            S = E.sum(dim=1)  # (c,)
+            lse = zmax.squeeze(1) + S.log()  # (c,)
+            total += float(((n_c * lse).sum() - (n_p * hit).sum()) / M)
+            if backward:
+                G = E.mul_((n_c / (S * M))[:, None])  # (c, N) n_c·softmax / M
+                G.index_put_((pc, pt), -n_p / M, accumulate=True)  # − counts / M
+                for j in range(rows.shape[1]):  # Xᵀ G without X: add G's rows into the rows of U they read
+                    U.grad.index_add_(0, rows[:, j], G)
+                if b is not None:
+                    b.grad += G.sum(0)
+    return total
+
+
+def classifier_loss(model: nn.Module, x: Tensor, y: Tensor, *, backward: bool = False,
+                    chunk_size: int = 16384) -> float:
+    """Mean cross-entropy of a classifier on ``(x, y)``; optionally accumulates ∇ into ``.grad``."""
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
+    total = 0.0
+    for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True):
+        with torch.set_grad_enabled(backward):
+            part = F.cross_entropy(model(xs), ys, reduction="sum") / x.shape[0]
+            if backward:
+                part.backward()
+        total += float(part.detach())
+    return total
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 16384) -> float:
+    """Fraction of ``x`` whose arg-max logit is the label ``y``."""
+    hits = sum(int((model(xs).argmax(1) == ys).sum()) for xs, ys in zip(x.split(chunk_size), y.split(chunk_size),
+                                                                          strict=True))
+    return hits / x.shape[0]
+
+
+def grad_norm(model: nn.Module, objective: Callable[[bool], float]) -> tuple[float, float]:
+    """``(loss, ‖∇loss‖₂)`` of the full-batch objective at the current parameters."""
+    model.zero_grad(set_to_none=True)
+    loss = objective(True)
+    g = torch.cat([p.grad.reshape(-1).double() for p in model.parameters() if p.grad is not None])
+    model.zero_grad(set_to_none=True)
+    return loss, float(g.norm())
+
+
+@dataclass
+class LBFGSResult:
+    """Outcome of :func:`lbfgs`: final loss, gradient norms (2 and ∞), iterations, evaluations, seconds."""
+
+    loss: float
+    grad_norm: float
+    grad_max: float
+    iterations: int
+    evaluations: int
+    converged: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lbfgs(model: nn.Module, objective: Callable[[bool], float], *, grad_tol: float = 1e-5, max_iter: int = 500,
+          history: int = 20, scale: dict[str, Tensor] | None = None,
+          on_iter: Callable[[int, float], None] | None = None) -> LBFGSResult:
+    """Full-batch L-BFGS (strong Wolfe line search) until max |∂L/∂θ| ≤ ``grad_tol`` (spec A.2 "convex").
+
+    Arguments:
+        model: its parameters are optimised in place.
+        objective: ``objective(backward) -> loss``, the full-batch loss; with ``backward=True`` it must
+            accumulate the gradient into ``.grad`` (e.g. ``lambda b: lm_loss(model, data, backward=b)``).
+        grad_tol: stop when the largest gradient entry is ≤ this (torch's ``tolerance_grad``).
+        max_iter: iteration cap.
+        history: L-BFGS memory.
+        scale: optional diagonal preconditioner ``{parameter name: S}``: L-BFGS runs on φ with θ = S ⊙ φ
+            (S broadcastable to θ, positive). It changes the path, not the optimum; ``grad_tol`` and the
+            reported gradient are always in the original parameters θ.
+        on_iter: called as ``on_iter(evaluation, loss)`` after every function evaluation (for curves).
+
+    Returns:
+        :class:`LBFGSResult`; ``converged`` is whether the gradient tolerance was met.
+
+    Raises:
+        TrainingDiverged: the loss became non-finite.
+    """
+    grad_tol = check_positive("grad_tol", grad_tol)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    params = list(named.values())
+    scale = dict(scale or {})
+    unknown = set(scale) - set(named)
+    if unknown:
+        raise ValueError(f"scale names unknown parameters {sorted(unknown)}; parameters: {sorted(named)}")
+    S = [None if scale.get(n) is None else scale[n].to(p.dtype).expand_as(p) for n, p in named.items()]
+    for n, s in zip(named, S, strict=True):
+        if s is not None and not bool((s > 0).all()):
+            raise ValueError(f"scale[{n!r}] must be positive everywhere")
+    # φ = θ / S are the variables L-BFGS sees; its tolerance test is disabled (0) and done here on θ
+    phi = [p.detach().clone() if s is None else (p.detach() / s).clone() for p, s in zip(params, S, strict=True)]
+    for v in phi:
+        v.requires_grad_(True)
+    opt = torch.optim.LBFGS(phi, lr=1.0, max_iter=max_iter, max_eval=2 * max_iter,
+                            tolerance_grad=grad_tol if not scale else 0.0, tolerance_change=1e-14,
+                            history_size=history, line_search_fn="strong_wolfe")
+    evals, gmax = 0, float("inf")
+
+    def closure() -> Tensor:
+        nonlocal evals, gmax
+        with torch.no_grad():
+            for p, v, s in zip(params, phi, S, strict=True):
+                p.copy_(v if s is None else v * s)
+        model.zero_grad(set_to_none=False)
+        loss = check_finite_loss(objective(True), step=evals, lr=1.0)
+        gmax = max(float(p.grad.abs().max()) for p in params)
+        for p, v, s in zip(params, phi, S, strict=True):
+            v.grad = p.grad.clone() if s is None else p.grad * s  # chain rule: ∂L/∂φ = S ⊙ ∂L/∂θ
+        if scale and gmax <= grad_tol:  # converged in θ: make L-BFGS stop on its own test
+            for v in phi:
+                v.grad.zero_()
+        evals += 1
+        if on_iter is not None:
+            on_iter(evals, loss)
+        return torch.tensor(loss, dtype=torch.float64)
+
+    t0 = time.perf_counter()
+    opt.step(closure)
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():  # the last closure call may have been a rejected line-search point: use φ's final value
+        for p, v, s in zip(params, phi, S, strict=True):
+            p.copy_(v if s is None else v * s)
+    model.zero_grad(set_to_none=True)
+    loss = objective(True)
+    g = torch.cat([p.grad.reshape(-1).double() for p in params])
+    model.zero_grad(set_to_none=True)
+    state = opt.state[phi[0]]
+    return LBFGSResult(loss=loss, grad_norm=float(g.norm()), grad_max=float(g.abs().max()),
+                       iterations=int(state.get("n_iter", 0)), evaluations=evals,
+                       converged=bool(g.abs().max() <= grad_tol), seconds=seconds)
+
+
+def lm_preconditioner(F: Tensor, n_positions: float, *, eps: float = 0.5) -> Tensor:
+    """Diagonal scale S = (M / (F + eps))^½ for :func:`lbfgs` on the LM's U.
+
+    Why: the diagonal of the Hessian of the mean cross-entropy is (1/M) Σ_m x_{mi}² ŷ_{mj}(1 − ŷ_{mj}) ≈
+    (1/M)(XᵀŶ)_ij, and at a stationary point XᵀŶ = F; so F/M is the curvature of entry (i, j), which spans
+    orders of magnitude (Zipf). ``eps`` (in counts) caps the scale of never-seen pairs.
+    """
+    check_positive("eps", eps)
+    return (check_positive("n_positions", n_positions) / (F.double() + eps)).sqrt()
+
+
+def classifier_preconditioner(x: Tensor, n_classes: int) -> dict[str, Tensor]:
+    """Diagonal scales for :func:`lbfgs` on a classifier's ``W`` (d, C) and ``b`` (C,).
+
+    Why: the Gauss-Newton diagonal of W_ic is E[x_i² ŷ_c(1 − ŷ_c)] ≈ E[x_i²]·(1/C)(1 − 1/C), and 1/C(1 − 1/C) for
+    b; S = (diagonal + 1e-3)^(-½) makes all directions comparably curved (the 1e-3 caps always-zero pixels).
+    """
+    C = check_int("n_classes", n_classes, low=2)
+    p = (1 / C) * (1 - 1 / C)
+    m2 = x.double().pow(2).mean(0)  # (d,)
+    S_W = (1.0 / (p * m2 + 1e-3)).sqrt()[:, None].expand(x.shape[1], C).contiguous()  # (d, C)
+    return {"W": S_W, "b": torch.full((C,), (1.0 / (p + 1e-3)) ** 0.5, dtype=torch.float64)}
+
+
+def train(model: nn.Module, inputs: Tensor, targets: Tensor, *, optimizer: str = "adam", lr: float = 1e-2,
+          epochs: float = 1.0, batch_size: int = 1024, momentum: float = 0.0, seed: int = 0,
+          evaluate: Callable[[], dict[str, float]] | None = None, evals_per_epoch: int = 1,
+          stop: Callable[[dict[str, float]], bool] | None = None, desc: str = "train",
+          quiet: bool | None = None) -> list[dict[str, float]]:
+    """Minibatch backpropagation (Adam or SGD) on the mean cross-entropy, recording a curve (spec A.6).
+
+    Arguments:
+        model: maps ``inputs[idx]`` to logits; trained in place.
+        inputs: ``(M, ...)`` model inputs (context ids or features); targets ``(M,)`` labels.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        lr: learning rate > 0.
+        epochs: passes over the data (fractional allowed).
+        batch_size: positions per step.
+        momentum: SGD momentum in [0, 1).
+        seed: shuffling seed.
+        evaluate: called before training and ``evals_per_epoch`` times per epoch; its dict is recorded.
+        evals_per_epoch: evaluations per epoch (≥ 1).
+        stop: stop early once ``stop(record)`` is true.
+        desc, quiet: progress bar label / silence.
+
+    Returns:
+        Records ``{"epoch", "step", "seconds" (training time, evaluation excluded), "batch_loss", **evaluate()}``.
+
+    Raises:
+        TrainingDiverged: a minibatch loss became non-finite.
+    """
+    check_choice("optimizer", optimizer, ("adam", "sgd"))
+    lr = check_positive("lr", lr)
+    epochs = check_positive("epochs", epochs)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1)
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    M = inputs.shape[0]
+    steps_per_epoch = -(-M // batch_size)
+    total = max(1, round(epochs * steps_per_epoch))
+    every = max(1, steps_per_epoch // evals_per_epoch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = (torch.optim.Adam(params, lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(params, lr=lr, momentum=momentum))
+    gen = torch.Generator().manual_seed(seed)
+    history: list[dict[str, float]] = []
+    seconds, batch_loss = 0.0, float("nan")
+
+    def record(step: int) -> bool:
+        rec = {"epoch": step / steps_per_epoch, "step": step, "seconds": seconds, "batch_loss": batch_loss}
+        if evaluate is not None:
+            rec.update(evaluate())
+        history.append(rec)
+        return stop is not None and stop(rec)
+
+    if record(0):
+        return history
+    order = torch.randperm(M, generator=gen)
+    for step in progress(range(1, total + 1), desc=desc, total=total, quiet=quiet):
+        t0 = time.perf_counter()
+        pos = (step - 1) % steps_per_epoch
+        if pos == 0 and step > 1:
+            order = torch.randperm(M, generator=gen)
+        idx = order[pos * batch_size: (pos + 1) * batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(inputs[idx]), targets[idx])
+        loss.backward()
+        opt.step()
+        batch_loss = check_finite_loss(loss.detach(), step=step, lr=lr)
+        seconds += time.perf_counter() - t0
+        if (step % every == 0 or step == total) and record(step):
+            break
+    return history
