@@ -222,6 +222,8 @@ def test_ntk_gram_input_errors():
         ntk_gram(model, torch.randn(6, 4, dtype=DT))
     with pytest.raises(ValueError, match=r"\(2, 3, 5\)"):
         ntk_gram(model, torch.randn(2, 3, 5, dtype=DT))
+    with pytest.raises(ValueError, match=r"\(n, 5\).*\(2, 3, 5\)"):  # the first Linear fixes d
+        ntk_gram(nn.Sequential(nn.Tanh(), nn.Linear(5, 1, dtype=DT)), torch.randn(2, 3, 5, dtype=DT))
     with pytest.raises(ValueError, match="method must be one of .*'magic'"):
         ntk_gram(model, torch.randn(6, 5, dtype=DT), method="magic")
     with pytest.raises(ValueError, match="dtype"):
