@@ -1,4 +1,4 @@
-"""The ``netoptima`` command: ``reproduce``, ``list``, ``report``.
+"""The ``netoptima`` command: ``reproduce``, ``list``, ``report``, ``certify``.
 
 Bad input (unknown claim ids, bad scales, unreachable schedulers, unusable devices) gets one line on stderr
 naming the value and what is allowed, and exit code 2.
@@ -26,7 +26,7 @@ class UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netoptima", description="Construct, reach and certify global optima of "
                                 "neural networks: run the papers' claims and compare with their figures.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,list,report}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,list,report,certify}")
     r = sub.add_parser("reproduce", help="run claims (all by default) and write a report")
     r.add_argument("targets", nargs="*", metavar="CLAIM|PART", help="claim ids (ntk.width_convergence) or parts (ntk)")
     r.add_argument("--scale", default="small", help=f"one of {', '.join(SCALES)} (default: small)")
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list claims, their papers, needs and rough time per scale")
     rep = sub.add_parser("report", help="re-render the report from stored results (runs nothing)")
     rep.add_argument("dir", nargs="?", default="netoptima-results")
+    # listed for --help only: main() hands the rest of the line to netoptima.convex.cli's own parser
+    sub.add_parser("certify", add_help=False, help="certificate of global optimality of a saved "
+                   "quadratic-activation net (netoptima certify --help)")
     return p
 
 
@@ -153,6 +156,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["certify"]:
+        from netoptima.convex.cli import certify_cli
+
+        return certify_cli(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return {"reproduce": cmd_reproduce, "list": cmd_list, "report": cmd_report}[args.command](args)

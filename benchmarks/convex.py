@@ -1,0 +1,161 @@
+"""Benchmark: time to a certified global optimum — the certificate and fit_global vs the SDP (SCS, Clarabel).
+
+Instances (spec §3.6 style): X = N(0,1) (n, d), 4 planted neurons u ~ N(0, I), α ~ N(0,1), noise 0.1,
+(a, b, c) = (3/32, 1/2, 15/32), β = 1, squared loss. For d ∈ {5, 10, 20, 40}:
+
+* CVXPY + SCS (eps_abs = eps_rel = 1e-8) and CVXPY + Clarabel (tol 1e-8): wall time, value, decoded width;
+* the certificate alone at the SCS solution's decoded network (one d×d eigendecomposition): time, gap;
+* fit_global from scratch to a certified relative gap <= 1e-6 (or 300 outer iterations): time, gap, width;
+* objective agreement between the three.
+
+Then fit_global alone (at most 40 / 100 outer iterations) at d = 100 (same family with unit-norm planted neurons,
+n = 1,000, target gap 1e-6) and d = 784 (MNIST, n = 1,000, digit 3 vs rest, unit-norm rows, target gap 1e-4), where
+the SDP's lifted dimension (10,101 and 615,441) is refused by fit_sdp.
+
+Goal (issue 9): the certificate >= 100x faster than the SCS solve at d = 20.
+
+Usage: ``python benchmarks/convex.py [--quick] [--out benchmarks/results/convex_bench.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netoptima.convex import (
+    RELU_FIT_ACTIVATION,
+    SolverFailed,
+    certificate,
+    fit_global,
+    fit_sdp,
+    neural_decomposition,
+    objective,
+    planted_demo,
+)
+from netoptima.sweep import atomic_write_json
+
+ACT = RELU_FIT_ACTIVATION
+BETA = 1.0
+GAP = 1e-6
+
+
+def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def _sdp(X: np.ndarray, y: np.ndarray, solver: str) -> dict[str, Any]:
+    """Solve at tol 1e-8; Clarabel often stops at "AlmostSolved" there: retried at 1e-7, 1e-6 (recorded)."""
+    failures = []
+    for tol in (1e-8, 1e-7, 1e-6) if solver == "CLARABEL" else (1e-8,):
+        try:
+            res, seconds = _timed(fit_sdp, X, y, activation=ACT, beta=BETA, solver=solver, tol=tol)
+        except SolverFailed as exc:
+            failures.append(str(exc))
+            continue
+        net = neural_decomposition(res.Z, res.Z_prime, 1e-10, activation=ACT)
+        return {"status": res.status, "tol": tol, "seconds": seconds, "value": res.value, "width": net.width,
+                "decoded_objective": objective(net, X, y, beta=BETA), "iterations": res.iterations,
+                "failed_first": failures, "_net": net}
+    return {"status": "; ".join(failures)}
+
+
+def small_d(d: int, n: int, seed: int = 0) -> dict[str, Any]:
+    """All four methods on one planted instance."""
+    X, y, _, _ = planted_demo(n, d, neurons=4, power=1, activation=ACT, seed=seed)
+    scs, clar = _sdp(X, y, "SCS"), _sdp(X, y, "CLARABEL")
+    row: dict[str, Any] = {"d": d, "n": n, "lifted_dim": d * d + d + 1, "scs": scs, "clarabel": clar}
+    if "_net" in scs:
+        net = scs.pop("_net")
+        certificate(net, X, y, beta=BETA)  # warm-up (imports, allocations)
+        times = []
+        for _ in range(5):
+            cert, sec = _timed(certificate, net, X, y, beta=BETA)
+            times.append(sec)
+        row["certificate"] = {"seconds": min(times), "gap": cert.gap, "relative_gap": cert.relative_gap,
+                              "lower_bound": cert.lower_bound, "dual_max_over_beta": cert.dual_max / BETA}
+        row["speedup_certificate_vs_scs"] = scs["seconds"] / min(times)
+    clar.pop("_net", None)
+    fg, sec = _timed(fit_global, X, y, activation=ACT, beta=BETA, tol=GAP, max_iter=300)
+    row["fit_global"] = {"seconds": sec, "converged": fg.converged, "relative_gap": fg.certificate.relative_gap,
+                         "objective": fg.certificate.objective, "lower_bound": fg.certificate.lower_bound,
+                         "iterations": fg.iterations, "width": fg.net.width}
+    ref = scs.get("value", clar.get("value"))
+    if ref is not None:
+        row["agreement"] = {
+            "fit_global_vs_scs": (fg.certificate.objective - ref) / abs(ref),
+            "clarabel_vs_scs": (clar["value"] - ref) / abs(ref) if "value" in clar else None,
+            "scs_decoded_vs_value": (scs["decoded_objective"] - scs["value"]) / abs(scs["value"])
+            if "value" in scs else None,
+        }
+        if "seconds" in scs:
+            row["speedup_fit_global_vs_scs"] = scs["seconds"] / sec
+    return row
+
+
+def large_d(name: str, X: np.ndarray, y: np.ndarray, *, tol: float, max_iter: int) -> dict[str, Any]:
+    """fit_global alone where the SDP is refused up front."""
+    try:
+        fit_sdp(X, y, activation=ACT, beta=BETA)
+        refused = "not refused"
+    except ValueError as exc:
+        refused = str(exc).split(";")[0]
+    fg, sec = _timed(fit_global, X, y, activation=ACT, beta=BETA, tol=tol, max_iter=max_iter)
+    return {"instance": name, "n": X.shape[0], "d": X.shape[1], "sdp": refused, "seconds": sec, "tol": tol,
+            "max_iter": max_iter,
+            "converged": fg.converged, "relative_gap": fg.certificate.relative_gap, "iterations": fg.iterations,
+            "width": fg.net.width, "objective": fg.certificate.objective}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="d in {5, 10} only, no large-d runs")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "convex_bench.json"))
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+    load = os.getloadavg()
+    warm = planted_demo(20, 3, neurons=1, power=1, activation=ACT, seed=0)  # CVXPY's first solve pays for imports
+    for solver in ("SCS", "CLARABEL"):
+        fit_sdp(warm[0], warm[1], activation=ACT, beta=BETA, solver=solver, tol=1e-6)
+    rows = []
+    for d, n in ([(5, 100), (10, 100)] if args.quick else [(5, 100), (10, 100), (20, 100), (40, 200)]):
+        row = small_d(d, n)
+        rows.append(row)
+        c, fg, nan = row.get("certificate", {}), row["fit_global"], float("nan")
+        print(f"d={d:3d} n={n}: SCS {row['scs'].get('seconds', nan):.2f} s, Clarabel "
+              f"{row['clarabel'].get('seconds', nan):.2f} s, certificate {c.get('seconds', nan):.2e} s "
+              f"(gap {c.get('relative_gap', nan):.1e}, x{row.get('speedup_certificate_vs_scs', nan):.0f} vs SCS), "
+              f"fit_global {fg['seconds']:.2f} s (gap {fg['relative_gap']:.1e}, {fg['iterations']} it, "
+              f"width {fg['width']}), SCS decoded width {row['scs'].get('width')}", flush=True)
+    large = []
+    if not args.quick:
+        # unit-norm planted neurons: with u ~ N(0, I) the targets grow like d (see planted_demo)
+        X, y, _, _ = planted_demo(1000, 100, neurons=4, power=1, activation=ACT, seed=0, unit_neurons=True)
+        large.append(large_d("planted d=100 (unit neurons)", X, y, tol=GAP, max_iter=40))
+        from netoptima.convex.data import one_vs_all_targets, unit_rows
+        from netoptima.data import mnist
+
+        Xm, lab = mnist(1000)
+        large.append(large_d("MNIST digit 3 vs rest", unit_rows(Xm.numpy()), one_vs_all_targets(lab.numpy(), 3),
+                             tol=1e-4, max_iter=100))
+        for r in large:
+            print(f"{r['instance']}: d={r['d']} n={r['n']}: fit_global {r['seconds']:.1f} s, gap "
+                  f"{r['relative_gap']:.1e}, {r['iterations']} it, width {r['width']}; SDP: {r['sdp']}", flush=True)
+    out = {"benchmark": "convex: time to a certified optimum", "beta": BETA, "activation": ACT, "gap_target": GAP,
+           "small_d": rows, "large_d": large, "loadavg_at_start": load, "loadavg_at_end": os.getloadavg(),
+           "cpus": os.cpu_count(), "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    path = atomic_write_json(args.out, out)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
