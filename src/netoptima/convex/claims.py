@@ -95,16 +95,24 @@ def sdp_decode(config: dict[str, Any]) -> dict[str, Any]:
         return _sdp_decode(config)
 
 
-def _sdp_decode(config: dict[str, Any]) -> dict[str, Any]:
+def _solve_and_decode(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    """The instance (X, y), its SDP solution and the network decoded from it (threshold 1e-10·λmax)."""
     from netoptima.convex.decomposition import neural_decomposition
-    from netoptima.convex.model import features_np, net_arrays, objective
-    from netoptima.convex.sdp import fit_sdp, lifted_predictions
+    from netoptima.convex.sdp import fit_sdp
 
     inst = config["instance"]
     X, y = _instance(inst, config["seed"])
+    res = fit_sdp(X, y, activation=inst["activation"], beta=inst["beta"], solver=config["solver"], tol=config["tol"])
+    return X, y, res, neural_decomposition(res.Z, res.Z_prime, 1e-10, activation=inst["activation"])
+
+
+def _sdp_decode(config: dict[str, Any]) -> dict[str, Any]:
+    from netoptima.convex.model import features_np, net_arrays, objective
+    from netoptima.convex.sdp import lifted_predictions
+
+    inst = config["instance"]
     act, beta = inst["activation"], inst["beta"]
-    res = fit_sdp(X, y, activation=act, beta=beta, solver=config["solver"], tol=config["tol"])
-    net = neural_decomposition(res.Z, res.Z_prime, 1e-10, activation=act)
+    X, y, res, net = _solve_and_decode(config)
     obj = objective(net, X, y, beta=beta)
     U, alpha = net_arrays(net)
     pred_net = features_np(X, U, tuple(act)) @ alpha
@@ -186,15 +194,11 @@ def certify_sdp_solution(config: dict[str, Any]) -> dict[str, Any]:
 
 def _certify_sdp_solution(config: dict[str, Any]) -> dict[str, Any]:
     from netoptima.convex.certificate import certificate
-    from netoptima.convex.decomposition import neural_decomposition
     from netoptima.convex.model import QuadraticActivationNet, features_np
-    from netoptima.convex.sdp import fit_sdp
 
     inst = config["instance"]
-    X, y = _instance(inst, config["seed"])
     act, beta = inst["activation"], inst["beta"]
-    res = fit_sdp(X, y, activation=act, beta=beta, solver=config["solver"], tol=config["tol"])
-    net = neural_decomposition(res.Z, res.Z_prime, 1e-10, activation=act)
+    X, y, res, net = _solve_and_decode(config)
     cert = certificate(net, X, y, beta=beta)
     # the TRS max must bound |vᵀσ(Xu)| for every unit u: sample the sphere
     rng = np.random.default_rng(config["seed"])
