@@ -2,7 +2,7 @@
 
     python benchmarks/coord_check.py [--quick] [--out PATH] [--threads T]
 
-For SP and μP, every width's net is built once by ``netoptima.parametrization.MLP`` (seed 0); mup gets the
+For SP and μP, every width's net is built once by ``netoptima.mup.MLP`` (seed 0); mup gets the
 same effective weights through ``mup_twin`` (``MuReadout`` + ``set_base_shapes``; μP base width 64, delta
 128) and trains with ``MuSGD`` (μP) or ``torch.optim.SGD`` (SP). Both record mean |·| (mup's ``l1``) of every
 linear layer's output at steps t = 1..3 on one fixed batch of 64 standardised MNIST images, MSE loss on
@@ -35,9 +35,9 @@ from typing import Any
 
 import torch
 
-from netoptima.parametrization import MLP, coord_check
-from netoptima.parametrization.mup_twin import mup_twin
-from netoptima.parametrization.training import load_images
+from netoptima.mup import MLP, coord_check
+from netoptima.mup.mup_twin import mup_twin
+from netoptima.mup.training import load_images
 from netoptima.sweep import atomic_write_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "parametrization_coord_check.json"

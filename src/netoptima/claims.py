@@ -1,24 +1,38 @@
 """Claims: every headline statement of the research as an executable check.
 
-A part registers its claims in ``netoptima/<part>/claims.py`` with the :func:`claim` decorator::
+A claim is three pure pieces and its metadata (contract v2, see ``docs/contributing.md``):
 
-    @claim(id="ntk.width_convergence", paper="Du et al. 2019", statement="...", paper_value="O(m^-1/2)")
-    def width_convergence(scale: Scale, runner: Runner) -> Evidence: ...
+* ``settings``: one frozen dataclass per scale (``smoke``, ``small``, ``paper``) holding every number the runs and
+  the rule use — sizes, steps, learning rates, seeds, tolerances — plus ``deviation``, how that setup differs from
+  the paper's (``""`` means it *is* the paper's setting).
+* ``run(settings, runner) -> dict``: does the work through ``runner.map`` (resumable, local processes or Dask) and
+  returns JSON data. It never decides a verdict.
+* ``judge(data, settings) -> Judgement``: pure — no I/O, no training, deterministic and cheap — so
+  ``netoptima judge DIR`` can re-decide every stored claim from its ``evidence.json`` without running anything.
+* ``plot(data, settings, out_dir) -> [file names]`` (optional): figures drawn from the same data.
 
-``run(scale, runner)`` does the work (through ``runner.map`` so it is resumable and can run on Dask) and
-returns :class:`Evidence` whose verdict is computed from what ran. :func:`discover` imports every part's
-``claims`` module so the registry is complete; :func:`select` resolves CLI targets (claim ids or part names).
+A part registers its claims in ``netoptima/<part>/claims.py`` by decorating the judge::
+
+    @claim(id="ntk.width_convergence", paper="Du et al. 2019", statement="...", paper_value="O(m^-1/2)",
+           settings=WIDTH_CONVERGENCE, run=width_convergence_run, plot=plot_width_convergence,
+           budget={"smoke": "5 s", "small": "40 s", "paper": "10 min"})
+    def judge_width_convergence(data: dict, s: WidthConvergence) -> Judgement: ...
+
+The decorator returns the judge unchanged, so it stays a plain function that tests call directly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
+import json
 import math
 import os
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -27,60 +41,115 @@ if TYPE_CHECKING:
 Scale = Literal["smoke", "small", "paper"]
 SCALES: tuple[str, ...] = ("smoke", "small", "paper")
 VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not run")
-# Sub-packages that may hold a ``claims`` module; a part that does not exist yet is skipped.
-PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "parametrization")
+# Sub-packages that may hold a ``claims`` module; the claim prefix is the package name.
+PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "mup")
+EVIDENCE_FORMAT = 2  # the version of evidence.json's layout
 
 __all__ = [
-    "BROKEN_PARTS", "Claim", "Evidence", "PARTS", "SCALES", "Scale", "VERDICTS", "all_claims", "claim", "discover",
-    "loglog_slope", "not_run", "register", "run_claim", "select", "verdict_in_range",
+    "BROKEN_PARTS", "Claim", "EVIDENCE_FORMAT", "Evidence", "Judgement", "NotRun", "PARTS", "SCALES", "Scale",
+    "Settings", "VERDICTS", "all_claims", "check_scale", "claim", "discover", "loglog_slope", "register",
+    "rejudge", "run_claim", "select", "settings_from_json", "verdict_in_range", "worst",
 ]
 
 
-@dataclass
-class Evidence:
-    """What a claim's run measured.
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Base of every claim's settings: subclass it as ``@dataclass(frozen=True, kw_only=True)``.
 
     Arguments:
-        measured: the headline number or a short string ("slope -0.49 (5 seeds)").
-        verdict: one of :data:`VERDICTS`, computed from what ran.
-        detail: one line of context (settings, failures, caveats).
-        artifacts: paths of the plots / JSON the run produced (relative to the claim's directory or absolute).
-        data: JSON-able numbers behind ``measured`` (kept in ``evidence.json``).
+        deviation: how this scale's setup differs from the paper's, in words ("60 MNIST images instead of the
+            notebook's 1000; trend only"); ``""`` when it is the paper's setting. Shown in the report.
     """
 
-    measured: Any
+    deviation: str = ""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A claim's verdict on one run's data.
+
+    Arguments:
+        verdict: one of :data:`VERDICTS`.
+        measured: the headline figure as a short string ("slope −0.49 (5 seeds)").
+        rule: the rule that decided, in words, with its numbers ("reproduced iff slope in [−0.6, −0.4]").
+        detail: sanity checks, caveats and contrary evidence that did not decide alone.
+        paper_says: what the paper says about *the setup that ran*, when that differs from ``paper_value``
+            ("trend only; the paper's 1.75 needs --scale paper"); ``None`` means the claim's ``paper_value``.
+    """
+
     verdict: str
+    measured: str
+    rule: str
     detail: str = ""
-    artifacts: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    paper_says: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {', '.join(map(repr, VERDICTS))}; got {self.verdict!r}")
+        if not isinstance(self.rule, str) or not self.rule.strip():
+            raise ValueError("a Judgement needs the rule that decided it (rule='...'), got an empty rule")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+class NotRun(Exception):
+    """Raised by a claim's ``run`` when it cannot run here (a missing optional input, e.g. CIFAR-10 files)."""
+
+
+JudgeFn = Callable[[dict[str, Any], Any], Judgement]
+RunFn = Callable[[Any, "Runner"], dict[str, Any]]
+PlotFn = Callable[[dict[str, Any], Any, Path], Sequence[str | os.PathLike[str]]]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A registered claim: metadata from the paper plus ``run(scale, runner) -> Evidence``.
+    """A registered claim: the paper's metadata, per-scale settings, ``run``, ``judge`` and ``plot``.
 
     ``needs`` lists importable modules the claim requires (a missing one gives verdict "not run").
-    ``budget`` gives the rough wall time per scale shown by ``netoptima list``.
+    ``budget`` gives the rough wall time per scale shown by ``netoptima list`` (all three scales).
+    ``cpu_only`` is empty when the claim runs on any torch device, else the reason it runs on the CPU whatever
+    ``--device`` says (shown by ``netoptima list`` and noted in the detail when another device was asked for).
     """
 
     id: str
     paper: str
     statement: str
     paper_value: str
-    run: Callable[[str, Runner], Evidence]
+    settings: Mapping[str, Settings]
+    run: RunFn
+    judge: JudgeFn
+    plot: PlotFn | None = None
     needs: tuple[str, ...] = ()
-    budget: dict[str, str] = field(default_factory=dict)
+    budget: Mapping[str, str] = field(default_factory=dict)
+    cpu_only: str = ""
 
     @property
     def part(self) -> str:
         return self.id.split(".", 1)[0]
+
+
+@dataclass
+class Evidence:
+    """What :func:`run_claim` produced: the judgement, the data it was judged on, artifacts and notes."""
+
+    judgement: Judgement
+    settings: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    crashed: bool = False
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+    def record(self, c: Claim, scale: str) -> dict[str, Any]:
+        """The ``evidence.json`` layout (format :data:`EVIDENCE_FORMAT`), without run metadata."""
+        j = self.judgement
+        detail = "; ".join(x for x in (j.detail, *self.notes) if x)
+        return {"format": EVIDENCE_FORMAT, "id": c.id, "paper": c.paper, "statement": c.statement,
+                "paper_value": c.paper_value, "paper_says": j.paper_says or c.paper_value, "scale": scale,
+                "deviation": self.settings.get("deviation", ""), "settings": self.settings, "data": self.data,
+                "verdict": j.verdict, "measured": j.measured, "rule": j.rule, "detail": detail,
+                "notes": self.notes, "artifacts": self.artifacts, "crashed": self.crashed}
 
 
 _REGISTRY: dict[str, Claim] = {}
@@ -88,24 +157,38 @@ _REGISTRY: dict[str, Claim] = {}
 BROKEN_PARTS: dict[str, str] = {}
 
 
-def register(c: Claim) -> Claim:
-    """Add a claim to the registry; ids are ``part.name`` and unique."""
+def _check_claim(c: Claim) -> None:
     if c.id.count(".") != 1 or not all(c.id.split(".")):
         raise ValueError(f"claim id must look like 'part.name', got {c.id!r}")
+    if set(c.settings) != set(SCALES):
+        raise ValueError(f"claim {c.id}: settings must name exactly the scales {SCALES}, got {tuple(c.settings)}")
+    for scale, s in c.settings.items():
+        if not (dataclasses.is_dataclass(s) and isinstance(s, Settings)) or not type(s).__dataclass_params__.frozen:
+            raise ValueError(f"claim {c.id}: settings[{scale!r}] must be a frozen dataclass subclassing Settings, "
+                             f"got {type(s).__name__}")
+    if set(c.budget) != set(SCALES):
+        raise ValueError(f"claim {c.id}: budget must name all of {SCALES}, got {tuple(c.budget)}")
+
+
+def register(c: Claim) -> Claim:
+    """Add a claim to the registry; ids are ``part.name`` and unique."""
+    _check_claim(c)
     old = _REGISTRY.get(c.id)
-    if old is not None and old.run.__qualname__ != c.run.__qualname__:
-        raise ValueError(f"claim id {c.id!r} is already registered by {old.run.__module__}")
+    if old is not None and old.judge.__qualname__ != c.judge.__qualname__:
+        raise ValueError(f"claim id {c.id!r} is already registered by {old.judge.__module__}")
     _REGISTRY[c.id] = c
     return c
 
 
-def claim(*, id: str, paper: str, statement: str, paper_value: str, needs: Sequence[str] = (),
-          budget: dict[str, str] | None = None) -> Callable[[Callable[[str, Runner], Evidence]], Claim]:
-    """Decorator form of :func:`register`; the decorated function becomes ``Claim.run``."""
+def claim(*, id: str, paper: str, statement: str, paper_value: str, settings: Mapping[str, Settings], run: RunFn,
+          budget: Mapping[str, str], plot: PlotFn | None = None, needs: Sequence[str] = (),
+          cpu_only: str = "") -> Callable[[JudgeFn], JudgeFn]:
+    """Register a claim whose judge is the decorated function; the judge is returned unchanged."""
 
-    def wrap(fn: Callable[[str, Runner], Evidence]) -> Claim:
-        return register(Claim(id=id, paper=paper, statement=statement, paper_value=paper_value, run=fn,
-                              needs=tuple(needs), budget=dict(budget or {})))
+    def wrap(judge: JudgeFn) -> JudgeFn:
+        register(Claim(id=id, paper=paper, statement=statement, paper_value=paper_value, settings=dict(settings),
+                       run=run, judge=judge, plot=plot, needs=tuple(needs), budget=dict(budget), cpu_only=cpu_only))
+        return judge
 
     return wrap
 
@@ -165,25 +248,117 @@ def missing_needs(c: Claim) -> list[str]:
     return [m for m in c.needs if importlib.util.find_spec(m) is None]
 
 
+def check_scale(scale: Any) -> str:
+    """Validate a scale name; a bad one is a ``ValueError`` naming it and the allowed scales."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}; got {scale!r}")
+    return scale
+
+
+def settings_json(s: Settings) -> dict[str, Any]:
+    """A settings dataclass as JSON-able data (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(s), allow_nan=False))
+
+
+def _tuples(x: Any) -> Any:
+    if isinstance(x, list):
+        return tuple(_tuples(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _tuples(v) for k, v in x.items()}
+    return x
+
+
+def settings_from_json(c: Claim, scale: str, stored: Mapping[str, Any]) -> Settings:
+    """Rebuild the settings a stored run used: the stored values over the current ones of that scale.
+
+    Fields added to the settings since the run take today's value; a stored field the settings no longer have
+    means the evidence belongs to another version of the claim and raises ``ValueError``.
+    """
+    current = c.settings[check_scale(scale)]
+    names = {f.name for f in dataclasses.fields(current)}
+    unknown = sorted(set(stored) - names)
+    if unknown:
+        raise ValueError(f"stored settings have fields {unknown} that {type(current).__name__} does not have")
+    return dataclasses.replace(current, **{k: _tuples(v) for k, v in stored.items()})
+
+
+def _judge(c: Claim, data: dict[str, Any], s: Settings) -> Judgement:
+    j = c.judge(data, s)
+    if not isinstance(j, Judgement):
+        raise TypeError(f"judge of {c.id} returned {type(j).__name__}, expected Judgement")
+    return j
+
+
 def run_claim(c: Claim, scale: str, runner: Runner) -> Evidence:
-    """Run one claim; a missing dependency or a crash becomes a "not run" verdict with the reason."""
+    """Run one claim at ``scale``: run -> judge -> plot. A missing dependency, :class:`NotRun` or a crash
+    becomes a "not run" verdict with the reason; the runner's failed runs and device notes go into the notes.
+
+    Raises:
+        ValueError: for a scale that is not one of :data:`SCALES`.
+    """
+    s = c.settings[check_scale(scale)]
+    settings = settings_json(s)
+    notes: list[str] = []
     missing = missing_needs(c)
     if missing:
-        return not_run(f"missing optional dependency: {', '.join(missing)} (pip install {' '.join(missing)})")
+        return Evidence(Judgement("not run", "-", "needs " + ", ".join(c.needs),
+                                  f"missing optional dependency: {', '.join(missing)} "
+                                  f"(pip install {' '.join(missing)})"), settings)
+    if c.cpu_only and runner.device != "cpu":
+        notes.append(f"ran on cpu, not {runner.device}: {c.cpu_only}")
+        runner.device = "cpu"
     try:
-        ev = c.run(scale, runner)
+        data = c.run(s, runner)
+        if not isinstance(data, dict):
+            raise TypeError(f"run of {c.id} returned {type(data).__name__}, expected a dict")
+        data = json.loads(json.dumps(data, allow_nan=True, default=_jsonable))
+        judgement = _judge(c, data, s)
+    except NotRun as exc:
+        return Evidence(Judgement("not run", "-", "needs its inputs", str(exc)), settings, notes=notes)
     except Exception as exc:  # a broken claim must not hide the others' results
-        tb = traceback.format_exc()
-        return Evidence(measured="-", verdict="not run", detail=f"crashed: {type(exc).__name__}: {exc}",
-                        data={"traceback": tb, "crashed": True})
-    if not isinstance(ev, Evidence):
-        raise TypeError(f"claim {c.id} returned {type(ev).__name__}, expected Evidence")
-    return ev
+        return Evidence(Judgement("not run", "-", "crashed before a verdict",
+                                  f"crashed: {type(exc).__name__}: {exc}"), settings,
+                        data={"traceback": traceback.format_exc()}, notes=notes, crashed=True)
+    artifacts: list[str] = []
+    if c.plot is not None:
+        try:
+            artifacts = [Path(p).name for p in c.plot(data, s, runner.claim_dir)]
+        except Exception as exc:  # a figure must not cost the verdict; the missing plot is noted
+            notes.append(f"plot failed: {type(exc).__name__}: {exc}")
+    if runner.failures:
+        notes.append(f"{len(runner.failures)} run(s) failed (first: {runner.failures[0]['error']})")
+    return Evidence(judgement, settings, data, artifacts, notes)
 
 
-def not_run(reason: str) -> Evidence:
-    """Evidence for a claim that could not run here (missing dependency, scale too large...)."""
-    return Evidence(measured="-", verdict="not run", detail=reason)
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):  # numpy / torch scalars and arrays
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"run data must be JSON-able; got {type(x).__name__}")
+
+
+def rejudge(record: Mapping[str, Any]) -> tuple[Claim, Judgement]:
+    """Re-decide a stored ``evidence.json`` record with today's rules (no training, no I/O).
+
+    Raises:
+        ValueError: when the record is not netoptima evidence, names an unknown claim or cannot be judged.
+    """
+    if not isinstance(record, Mapping) or record.get("format") != EVIDENCE_FORMAT:
+        raise ValueError(f"not a netoptima evidence record of format {EVIDENCE_FORMAT}")
+    registry = discover()
+    cid = record.get("id")
+    if cid not in registry:
+        raise ValueError(f"names claim {cid!r}, which is not registered")
+    c = registry[cid]
+    data, stored = record.get("data"), record.get("settings")
+    if not isinstance(data, dict) or not isinstance(stored, dict):
+        raise ValueError("has no 'data' and 'settings' objects")
+    if record.get("crashed") or record.get("verdict") == "not run" and not data:
+        return c, Judgement("not run", str(record.get("measured", "-")), str(record.get("rule") or "not run"),
+                            str(record.get("detail", "")))
+    s = settings_from_json(c, str(record.get("scale")), stored)
+    return c, _judge(c, data, s)
 
 
 def verdict_in_range(value: float, low: float, high: float, *, partly: tuple[float, float] | None = None) -> str:
@@ -195,6 +370,11 @@ def verdict_in_range(value: float, low: float, high: float, *, partly: tuple[flo
     if partly is not None and partly[0] <= value <= partly[1]:
         return "partly"
     return "not reproduced"
+
+
+def worst(*verdicts: str) -> str:
+    """The least favourable of several verdicts (``reproduced`` < ``partly`` < ``not reproduced`` < ``not run``)."""
+    return max(verdicts, key=VERDICTS.index)
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

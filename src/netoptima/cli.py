@@ -26,7 +26,7 @@ class UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netoptima", description="Construct, reach and certify global optima of "
                                 "neural networks: run the papers' claims and compare with their figures.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,list,report,certify}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,list,judge,report,certify}")
     r = sub.add_parser("reproduce", help="run claims (all by default) and write a report")
     r.add_argument("targets", nargs="*", metavar="CLAIM|PART", help="claim ids (ntk.width_convergence) or parts (ntk)")
     r.add_argument("--scale", default="small", help=f"one of {', '.join(SCALES)} (default: small)")
@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps (default cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.add_parser("list", help="list claims, their papers, needs and rough time per scale")
+    jud = sub.add_parser("judge", help="re-judge stored evidence with today's rules and re-render the report "
+                         "(runs nothing)")
+    jud.add_argument("dir", nargs="?", default="netoptima-results")
     rep = sub.add_parser("report", help="re-render the report from stored results (runs nothing)")
     rep.add_argument("dir", nargs="?", default="netoptima-results")
     # listed for --help only: main() hands the rest of the line to netoptima.convex.cli's own parser
@@ -100,23 +103,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         for c in claims:
             claim_dir = out / "claims" / c.id
-            runner = Runner(claim_dir, scale=args.scale, executor="dask" if client else "local", workers=workers,
-                            scheduler=client, seed=seed, device=device, quiet=True if args.quiet else None,
-                            runs_dir=out / "runs")
+            runner = Runner(claim_dir, executor="dask" if client else "local", workers=workers, scheduler=client,
+                            seed=seed, device=device, quiet=True if args.quiet else None, runs_dir=out / "runs")
             t0 = time.perf_counter()
             ev = run_claim(c, args.scale, runner)
             seconds = time.perf_counter() - t0
-            if runner.failures:
-                first = runner.failures[0]["error"]
-                ev.detail = (ev.detail + "; " if ev.detail else "") + \
-                    f"{len(runner.failures)} run(s) failed (first: {first})"
-            crashed += bool(ev.data.get("crashed"))
-            save_evidence(claim_dir, {"id": c.id, "paper": c.paper, "statement": c.statement,
-                                      "paper_value": c.paper_value, "scale": args.scale, "seed": seed,
-                                      "device": device, "seconds": seconds, "runs_resumed": runner.resumed,
-                                      "runs_executed": runner.ran, **ev.to_dict()})
+            crashed += ev.crashed
+            save_evidence(claim_dir, {**ev.record(c, args.scale), "seed": seed, "device": runner.device,
+                                      "seconds": seconds, "runs_resumed": runner.resumed,
+                                      "runs_executed": runner.ran})
             resumed = f", {runner.resumed} run(s) resumed" if runner.resumed else ""
-            print(f"  {c.id}: {ev.verdict} ({seconds:.1f} s{resumed}) {ev.measured}", file=sys.stderr)
+            print(f"  {c.id}: {ev.verdict} ({seconds:.1f} s{resumed}) {ev.judgement.measured}", file=sys.stderr)
     finally:
         if client is not None:
             client.close()
@@ -135,8 +132,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     for c in select([]):
         print(f"{c.id}\n  {c.paper}: {c.statement}\n  paper says: {c.paper_value}")
-        if c.budget:
-            print("  rough time: " + ", ".join(f"{s} {c.budget[s]}" for s in SCALES if s in c.budget))
+        print("  rough time: " + ", ".join(f"{s} {c.budget[s]}" for s in SCALES))
+        if c.settings["small"].deviation:
+            print(f"  small scale differs from the paper: {c.settings['small'].deviation}")
+        print(f"  devices: {'cpu only (' + c.cpu_only + ')' if c.cpu_only else 'any torch device (--device)'}")
         if c.needs:
             missing = missing_needs(c)
             print(f"  needs: {', '.join(c.needs)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
@@ -155,6 +154,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    """Re-judge every stored claim from its evidence data with today's rules, then re-render the report."""
+    from netoptima.report import render, rejudge_dir
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UsageError(f"DIR {str(root)!r} is not a directory (expected the --out of `netoptima reproduce`)")
+    changed, errors = rejudge_dir(root)
+    for path, error in errors:
+        print(f"netoptima: skipped {path}: {error}", file=sys.stderr)
+    for cid, old, new in changed:
+        print(f"netoptima: {cid}: {old} -> {new} under today's rules", file=sys.stderr)
+    try:
+        table, md, html_path = render(root)
+    except FileNotFoundError as exc:
+        if errors:
+            return 1
+        raise UsageError(str(exc)) from None
+    print(table)
+    print(f"\nreport: {html_path} and {md}")
+    return 1 if errors else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["certify"]:
@@ -163,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return certify_cli(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        return {"reproduce": cmd_reproduce, "list": cmd_list, "report": cmd_report}[args.command](args)
+        return {"reproduce": cmd_reproduce, "list": cmd_list, "judge": cmd_judge,
+                "report": cmd_report}[args.command](args)
     except UsageError as exc:
         print(f"netoptima: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

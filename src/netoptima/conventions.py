@@ -29,24 +29,37 @@ __all__ = [
     "default_dtype",
     "progress",
     "seed_everything",
+    "torch_threads",
 ]
+
+# A loss above this multiple of max(starting loss, 1) counts as divergence (see check_finite_loss).
+BLOWUP_FACTOR = 1e4
 
 
 class TrainingDiverged(RuntimeError):
-    """Raised when a training loss stops being finite; names the step and the learning rate."""
+    """Raised when training diverges (see :func:`check_finite_loss`); names the step and the learning rate."""
 
-    def __init__(self, step: int, lr: float, loss: float | None = None) -> None:
+    def __init__(self, step: int, lr: float, loss: float | None = None, *, start: float | None = None) -> None:
         self.step, self.lr, self.loss = step, lr, loss
-        what = f"loss {loss}" if loss is not None else "a non-finite loss"
+        what = f"loss {loss:.4g}" if loss is not None else "a non-finite loss"
+        if start is not None and loss is not None and math.isfinite(loss):
+            what += f", over {BLOWUP_FACTOR:g} × max(starting loss {start:.4g}, 1)"
         super().__init__(f"training diverged at step {step} with learning rate {lr:g} ({what}); "
                          "lower the learning rate")
 
 
-def check_finite_loss(loss: float | torch.Tensor, *, step: int, lr: float) -> float:
-    """Return ``loss`` as a float, raising ``TrainingDiverged`` if it is NaN or infinite."""
+def check_finite_loss(loss: float | torch.Tensor, *, step: int, lr: float, start: float | None = None) -> float:
+    """Return ``loss`` as a float; the one divergence rule every trainer uses.
+
+    Raises ``TrainingDiverged(step, lr)`` if the loss is NaN or infinite, or — when the starting loss ``start`` is
+    given — if it exceeds ``BLOWUP_FACTOR`` (1e4) × max(start, 1): a finite blow-up (GD at lr 1e6 reaching 5e51
+    before the ReLUs die) is divergence too, while ordinary early oscillation stays far below that factor.
+    """
     value = float(loss)
     if not math.isfinite(value):
         raise TrainingDiverged(step, lr, value)
+    if start is not None and math.isfinite(start) and value > BLOWUP_FACTOR * max(abs(start), 1.0):
+        raise TrainingDiverged(step, lr, value, start=start)
     return value
 
 
@@ -104,6 +117,24 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads (``None``: leave them alone), always restored after.
+
+    Small tensors run fastest on one thread on a shared machine (two spinning threads wait on each other).
+    """
+    if n is None:
+        yield
+        return
+    n = check_int("n", n, low=1)
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 @contextmanager

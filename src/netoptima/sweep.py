@@ -1,15 +1,18 @@
 """Resumable sweeps: a function of a config dict, mapped over many configs, one JSON file per run.
 
-* Each config is hashed (with the function's name and source) to a run id; the run's record is written to
+* Run functions are top-level functions decorated with ``@run_fn(version=N)``. A config is hashed with the
+  function's qualified name and version to a run id: bump the version whenever the function, or code it calls,
+  changes what it computes, and old records stop being served. The record is written to
   ``<out_dir>/<run_id>.json`` through a temp file and ``os.replace`` (atomic on POSIX), so a file either holds
-  a finished run or does not exist. A rerun skips every config whose file says ``"status": "ok"``; failed
-  runs are retried. A run that raises is recorded with its error and traceback and does not stop the others.
+  a finished run or does not exist. A rerun skips every config whose file holds a finished run; failed,
+  unreadable or foreign records are redone. A run that raises is recorded with its error and traceback and
+  does not stop the others.
 * The parent process writes every file (workers only compute), so the same code serves local processes and
   a Dask cluster whose workers may not share our disk. A run killed before its file is written is simply
   run again next time; a written run is never redone.
 * Executors: ``"local"`` (a spawn process pool kept for the life of the process, so a ``reproduce`` of many
-  claims starts its workers once; ``workers=1`` runs in this process) and ``"dask"`` (any
-  ``distributed`` scheduler address). Functions must be importable top-level functions so they pickle.
+  claims starts its workers once; ``workers=1`` or ``in_process=True`` runs in this process) and ``"dask"``
+  (any ``distributed`` scheduler address). Functions must be importable top-level functions so they pickle.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import inspect
 import json
 import os
+import shutil
 import tempfile
 import time
 import traceback
@@ -27,14 +31,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from netoptima.conventions import check_choice, check_int, progress
+from netoptima.conventions import check_choice, check_int, progress, torch_threads
 
 Config = dict[str, Any]
 RunFn = Callable[[Config], dict[str, Any]]
+F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "run"]
+__all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "run", "run_fn"]
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -45,23 +50,37 @@ def fn_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _fn_source(fn: Callable[..., Any]) -> str:
-    try:
-        return inspect.getsource(fn)
-    except (OSError, TypeError):  # defined interactively: fall back to the name alone
-        return ""
+def run_fn(*, version: int) -> Callable[[F], F]:
+    """Mark a top-level function ``config -> dict`` as a run function with an explicit ``version``.
+
+    The version is part of every run id: bump it when the function (or code it calls) changes its results.
+    """
+    version = check_int("version", version, low=1)
+
+    def wrap(fn: F) -> F:
+        fn.__netoptima_version__ = version  # type: ignore[attr-defined]
+        return fn
+
+    return wrap
+
+
+def fn_version(fn: Callable[..., Any]) -> int:
+    """The version given by :func:`run_fn`; a function without one is refused (it would serve stale runs)."""
+    version = getattr(fn, "__netoptima_version__", None)
+    if version is None:
+        raise ValueError(f"{fn_name(fn)} is not a run function: decorate it with @netoptima.sweep.run_fn(version=1) "
+                         "(the version keys its run records)")
+    return int(version)
 
 
 def config_hash(fn: Callable[..., Any], config: Config) -> str:
-    """Run id: a short SHA-256 of the function's name and source and the canonical JSON of the config.
-
-    The source is part of the key so that editing a run function does not silently reuse stale records
-    (edits of helpers it calls are not seen: put a ``"version"`` key in the config when those change).
-    """
+    """Run id: a short SHA-256 of the function's qualified name, its version and the canonical JSON config."""
     try:
-        blob = json.dumps({"fn": fn_name(fn), "source": _fn_source(fn), "config": config}, sort_keys=True,
+        blob = json.dumps({"fn": fn_name(fn), "version": fn_version(fn), "config": config}, sort_keys=True,
                           allow_nan=False)
     except (TypeError, ValueError) as exc:
+        if "run function" in str(exc):
+            raise
         raise ValueError(f"config must be JSON-serialisable (plain numbers, strings, lists, dicts); "
                          f"got {config!r}: {exc}") from None
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -94,13 +113,10 @@ def _jsonable(x: Any) -> Any:
 
 def _call(fn: RunFn, config: Config, threads: int | None) -> dict[str, Any]:
     """Execute one run and capture its outcome (runs inside the worker)."""
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
     t0 = time.perf_counter()
     try:
-        result = fn(dict(config))
+        with torch_threads(threads):
+            result = fn(dict(config))
         if not isinstance(result, dict):
             raise TypeError(f"{fn_name(fn)} must return a dict, got {type(result).__name__}")
         json.dumps(result, default=_jsonable)  # fail here, in the run, if the result cannot be stored
@@ -111,11 +127,15 @@ def _call(fn: RunFn, config: Config, threads: int | None) -> dict[str, Any]:
 
 
 def _load_ok(path: Path) -> dict[str, Any] | None:
+    """A finished run's record, or ``None`` when the file is missing, unreadable, corrupt or not a finished run
+    (those are redone and overwritten)."""
     try:
-        rec = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, a directory, not UTF-8, not JSON
         return None
-    return rec if rec.get("status") == "ok" else None
+    ok = (isinstance(rec, dict) and rec.get("status") == "ok" and isinstance(rec.get("result"), dict)
+          and isinstance(rec.get("config"), dict))
+    return rec if ok else None
 
 
 def connect(scheduler: str, *, timeout: float = 5.0) -> Any:
@@ -132,7 +152,7 @@ def connect(scheduler: str, *, timeout: float = 5.0) -> Any:
 
 def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *,
         executor: str = "local", workers: int = 1, scheduler: Any = None, desc: str = "",
-        quiet: bool | None = None) -> list[dict[str, Any]]:
+        quiet: bool | None = None, in_process: bool = False) -> list[dict[str, Any]]:
     """Map ``fn`` over ``configs``, one atomically written JSON record per run, skipping finished ones.
 
     Arguments:
@@ -144,6 +164,7 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
         scheduler: for ``"dask"``, a scheduler address string or an existing ``distributed.Client``.
         desc: progress bar label.
         quiet: silence the progress bar (default: quiet unless stderr is a terminal).
+        in_process: run every config in this process (for runs too cheap to pay a worker's start-up).
 
     Returns:
         The records, aligned with ``configs``: ``{"run_id", "fn", "config", "status": "ok"|"failed",
@@ -166,26 +187,29 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
     def finish(rid: str, outcome: dict[str, Any]) -> None:
         rec = {"run_id": rid, "fn": fn_name(fn), "config": todo[rid], **outcome,
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        atomic_write_json(out / f"{rid}.json", rec)
+        path = out / f"{rid}.json"
+        if path.is_dir():  # a stray directory where a record belongs: the run replaces it
+            shutil.rmtree(path)
+        atomic_write_json(path, rec)
         records[rid] = {**rec, "resumed": False}
 
     label = f"{desc or fn.__name__} ({len(records)} done)" if records else (desc or fn.__name__)
-    for rid, outcome in progress(_execute(fn, todo, executor, workers, scheduler), desc=label,
+    for rid, outcome in progress(_execute(fn, todo, executor, workers, scheduler, in_process), desc=label,
                                  total=len(todo), quiet=quiet):
         finish(rid, outcome)
     return [records[rid] for rid in ids]
 
 
-def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int,
-             scheduler: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int, scheduler: Any,
+             in_process: bool) -> Iterable[tuple[str, dict[str, Any]]]:
     """Yield ``(run_id, outcome)`` as runs complete."""
     if not todo:
         return
-    if executor == "dask":
-        yield from _execute_dask(fn, todo, scheduler)
-    elif workers == 1 or len(todo) == 1:
+    if in_process or (executor == "local" and workers == 1):
         for rid, cfg in todo.items():
             yield rid, _call(fn, cfg, None)
+    elif executor == "dask":
+        yield from _execute_dask(fn, todo, scheduler)
     else:
         threads = max(1, (os.cpu_count() or 1) // workers)
         pool = _pool(workers)
@@ -245,12 +269,12 @@ class Runner:
 
     ``runner.map(fn, configs)`` runs a resumable sweep in ``<runs_dir>/<module.function>/`` and returns the
     successful results, each merged with its config (``{**config, **result}``); failures are kept in
-    ``runner.failures`` and reported in the claim's detail. The CLI gives every claim the same ``runs_dir``
-    (``<out>/runs``), so claims that need an identical run share it instead of computing it twice.
+    ``runner.failures`` and reported in the claim's detail. Every config gets the runner's ``device`` (unless it
+    names one), so ``--device`` reaches every run and is part of its record key. The CLI gives every claim the
+    same ``runs_dir`` (``<out>/runs``), so claims that need an identical run share it.
     """
 
     claim_dir: Path
-    scale: str = "small"
     executor: str = "local"
     workers: int = 1
     scheduler: Any = None
@@ -267,9 +291,12 @@ class Runner:
         self.claim_dir.mkdir(parents=True, exist_ok=True)
         self.runs_dir = Path(self.runs_dir) if self.runs_dir is not None else self.claim_dir / "runs"
 
-    def map(self, fn: RunFn, configs: Sequence[Config], *, desc: str = "") -> list[dict[str, Any]]:
+    def map(self, fn: RunFn, configs: Sequence[Config], *, desc: str = "",
+            in_process: bool = False) -> list[dict[str, Any]]:
+        """Run ``fn`` over ``configs`` (resumably); ``in_process=True`` for runs too cheap for a worker."""
+        configs = [{"device": self.device, **c} for c in configs]
         recs = run(fn, configs, self.runs_dir / fn_name(fn), executor=self.executor, workers=self.workers,
-                   scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet)
+                   scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet, in_process=in_process)
         self.failures += [r for r in recs if r["status"] != "ok"]
         self.resumed += sum(r["resumed"] for r in recs)
         self.ran += sum(not r["resumed"] for r in recs)

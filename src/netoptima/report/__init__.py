@@ -6,6 +6,7 @@ so ``netoptima report DIR`` re-renders without running anything.
 
 from netoptima.report.render import (
     load_evidence,
+    rejudge_dir,
     render,
     save_evidence,
     terminal_table,
@@ -13,4 +14,4 @@ from netoptima.report.render import (
     write_markdown,
 )
 
-__all__ = ["load_evidence", "render", "save_evidence", "terminal_table", "write_html", "write_markdown"]
+__all__ = ["load_evidence", "rejudge_dir", "render", "save_evidence", "terminal_table", "write_html", "write_markdown"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 from netoptima.sweep import atomic_write_json
 
-COLUMNS = (("claim", "id"), ("paper says", "paper_value"), ("we measured", "measured"), ("verdict", "verdict"))
+COLUMNS = (("claim", "id"), ("paper says", "paper_says"), ("we measured", "measured"), ("verdict", "verdict"))
+REQUIRED = ("id", "verdict")
 
 
 def save_evidence(claim_dir: Path, record: dict[str, Any]) -> Path:
@@ -20,21 +22,84 @@ def save_evidence(claim_dir: Path, record: dict[str, Any]) -> Path:
     return atomic_write_json(Path(claim_dir) / "evidence.json", record)
 
 
-def load_evidence(out_dir: str | Path) -> list[dict[str, Any]]:
-    """Every ``claims/*/evidence.json`` under ``out_dir``, sorted by claim id.
+def _read_record(path: Path) -> dict[str, Any]:
+    """One ``evidence.json`` as a dict, or ``ValueError`` saying what is wrong with it."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"unreadable evidence ({type(exc).__name__}: {exc})") from None
+    if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in REQUIRED):
+        raise ValueError("not netoptima evidence (expected a JSON object with 'id' and 'verdict')")
+    return rec
+
+
+def load_evidence(out_dir: str | Path, errors: list[tuple[Path, str]] | None = None) -> list[dict[str, Any]]:
+    """Every readable ``claims/*/evidence.json`` under ``out_dir``, sorted by claim id.
+
+    A corrupt or foreign file is skipped and appended to ``errors`` as ``(path, reason)`` when a list is given.
 
     Raises:
-        FileNotFoundError: when ``out_dir`` holds no stored evidence.
+        FileNotFoundError: when ``out_dir`` holds no readable stored evidence.
     """
     root = Path(out_dir)
-    files = sorted((root / "claims").glob("*/evidence.json"))
-    if not files:
+    recs = []
+    for f in sorted((root / "claims").glob("*/evidence.json")):
+        try:
+            rec = _read_record(f)
+        except ValueError as exc:
+            if errors is not None:
+                errors.append((f, str(exc)))
+            continue
+        rec["_dir"] = str(f.parent)
+        recs.append(rec)
+    if not recs:
         raise FileNotFoundError(f"no stored results under {str(root)!r} (expected claims/<id>/evidence.json); "
                                 "run `netoptima reproduce --out DIR` first")
-    recs = [json.loads(f.read_text()) for f in files]
-    for rec, f in zip(recs, files, strict=True):
-        rec["_dir"] = str(f.parent)
     return sorted(recs, key=lambda r: r["id"])
+
+
+def rejudge_dir(out_dir: str | Path) -> tuple[list[tuple[str, str, str]], list[tuple[Path, str]]]:
+    """Re-decide every stored claim under ``out_dir`` with today's rules and store the new judgement.
+
+    Returns:
+        ``(changed, errors)``: ``(claim id, old verdict, new verdict)`` for every verdict that changed, and
+        ``(path, reason)`` for every evidence file that is corrupt, foreign or could not be judged (left as is).
+    """
+    from netoptima.claims import rejudge
+
+    changed: list[tuple[str, str, str]] = []
+    errors: list[tuple[Path, str]] = []
+    for f in sorted((Path(out_dir) / "claims").glob("*/evidence.json")):
+        try:
+            rec = _read_record(f)
+            c, j = rejudge(rec)
+        except Exception as exc:  # one bad file is named and skipped; the others are still judged
+            errors.append((f, str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"))
+            continue
+        notes = [n for n in rec.get("notes", []) if isinstance(n, str)]
+        new = {**rec, "verdict": j.verdict, "measured": j.measured, "rule": j.rule,
+               "detail": "; ".join(x for x in (j.detail, *notes) if x), "paper_says": j.paper_says or c.paper_value,
+               "paper_value": c.paper_value}
+        if new["verdict"] != rec["verdict"]:
+            changed.append((rec["id"], rec["verdict"], j.verdict))
+        if new != rec:
+            atomic_write_json(f, new)
+    return changed, errors
+
+
+def _says(r: dict[str, Any]) -> str:
+    """What the paper says about the setup that ran (falls back to the claim's printed figure)."""
+    return str(r.get("paper_says") or r.get("paper_value", ""))
+
+
+def _setup(r: dict[str, Any]) -> str:
+    deviation = r.get("deviation")
+    return f"differs from the paper: {deviation}" if deviation else "the paper's setting"
+
+
+def _seconds(r: dict[str, Any]) -> str:
+    seconds = r.get("seconds")
+    return f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "time not recorded"
 
 
 def _cell(value: Any) -> str:
@@ -46,7 +111,7 @@ def _cell(value: Any) -> str:
 def terminal_table(records: list[dict[str, Any]], *, width: int | None = None) -> str:
     """A plain-text table ``claim | paper says | we measured | verdict`` with wrapped cells."""
     width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
-    rows = [[_cell(r.get(key, "")) for _, key in COLUMNS] for r in records]
+    rows = [[_cell(r.get(key, "")) if key != "paper_says" else _says(r) for _, key in COLUMNS] for r in records]
     heads = [h for h, _ in COLUMNS]
     natural = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(heads)]
     budget = width - 3 * (len(heads) - 1)
@@ -79,17 +144,17 @@ def write_markdown(records: list[dict[str, Any]], path: str | Path) -> Path:
     path = Path(path)
     out = ["# netoptima report", "", "| claim | paper says | we measured | verdict |", "|---|---|---|---|"]
     for r in records:
-        cells = [_cell(r.get(k, "")).replace("|", "\\|") for _, k in COLUMNS]
+        cells = [(_cell(r.get(k, "")) if k != "paper_says" else _says(r)).replace("|", "\\|") for _, k in COLUMNS]
         out.append("| " + " | ".join(cells) + " |")
     for r in records:
         out += ["", f"## {r['id']}", "", f"*{r.get('paper', '')}* — {r.get('statement', '')}", "",
-                f"- paper says: {r.get('paper_value', '')}", f"- we measured: {_cell(r.get('measured', ''))}",
-                f"- verdict: **{r['verdict']}**", f"- detail: {r.get('detail', '')}",
-                f"- scale: {r.get('scale', '?')}, {r.get('seconds', 0):.1f} s"]
+                f"- paper says: {_says(r)}", f"- we measured: {_cell(r.get('measured', ''))}",
+                f"- verdict: **{r['verdict']}** — rule: {r.get('rule', '')}", f"- detail: {r.get('detail', '')}",
+                f"- scale: {r.get('scale', '?')} — {_setup(r)}; {_seconds(r)}"]
         for a in _artifacts(r):
             rel = a.relative_to(path.parent) if a.is_relative_to(path.parent) else a
             out += ["", f"![{a.name}]({rel})" if a.suffix == ".png" else f"- [{a.name}]({rel})"]
-    path.write_text("\n".join(out) + "\n")
+    _atomic_write_text(path, "\n".join(out) + "\n")
     return path
 
 
@@ -105,7 +170,7 @@ def write_html(records: list[dict[str, Any]], path: str | Path) -> Path:
     e = html.escape
     rows = "".join(
         f"<tr class='{r['verdict'].replace(' ', '-')}'><td><a href='#{e(r['id'])}'>{e(r['id'])}</a></td>"
-        f"<td>{e(str(r.get('paper_value', '')))}</td><td>{e(_cell(r.get('measured', '')))}</td>"
+        f"<td>{e(_says(r))}</td><td>{e(_cell(r.get('measured', '')))}</td>"
         f"<td>{e(r['verdict'])}</td></tr>" for r in records)
     sections = []
     for r in records:
@@ -119,16 +184,22 @@ def write_html(records: list[dict[str, Any]], path: str | Path) -> Path:
                 imgs.append(f"<p>artifact: <code>{e(str(a))}</code></p>")
         sections.append(
             f"<h2 id='{e(r['id'])}'>{e(r['id'])}</h2><p><i>{e(r.get('paper', ''))}</i> — "
-            f"{e(r.get('statement', ''))}</p><ul><li>paper says: {e(str(r.get('paper_value', '')))}</li>"
-            f"<li>we measured: {e(_cell(r.get('measured', '')))}</li><li>verdict: <b>{e(r['verdict'])}</b></li>"
-            f"<li>detail: {e(str(r.get('detail', '')))}</li>"
-            f"<li>scale: {e(str(r.get('scale', '?')))}, {r.get('seconds', 0):.1f} s</li></ul>{''.join(imgs)}")
+            f"{e(r.get('statement', ''))}</p><ul><li>paper says: {e(_says(r))}</li>"
+            f"<li>we measured: {e(_cell(r.get('measured', '')))}</li><li>verdict: <b>{e(r['verdict'])}</b> — "
+            f"rule: {e(str(r.get('rule', '')))}</li><li>detail: {e(str(r.get('detail', '')))}</li>"
+            f"<li>scale: {e(str(r.get('scale', '?')))} — {e(_setup(r))}; {e(_seconds(r))}</li></ul>{''.join(imgs)}")
     doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>netoptima report</title>"
            f"<style>{_CSS}</style></head><body><h1>netoptima report</h1><table><tr><th>claim</th>"
            f"<th>paper says</th><th>we measured</th><th>verdict</th></tr>{rows}</table>{''.join(sections)}"
            "</body></html>")
-    path.write_text(doc)
+    _atomic_write_text(path, doc)
     return path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def render(out_dir: str | Path) -> tuple[str, Path, Path]:

@@ -10,7 +10,7 @@ import torch
 
 from netoptima.claims import VERDICTS, loglog_slope, select
 from netoptima.cli import main
-from netoptima.parametrization import claims as C
+from netoptima.mup import claims as C
 
 IDS = ["mup.feature_change", "mup.feature_diversity", "mup.global_convergence", "mup.lr_transfer"]
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from netoptima.claims import Evidence, claim, loglog_slope
-from netoptima.parametrization.coord import coord_slopes, plot_coord_check
-from netoptima.parametrization.experiments import convergence_run, coord_run, feature_run, lr_run
-from netoptima.parametrization.training import dataset_for_scale
+from netoptima.mup.coord import coord_slopes, plot_coord_check
+from netoptima.mup.experiments import convergence_run, coord_run, feature_run, lr_run
+from netoptima.mup.training import dataset_for_scale
 from netoptima.report.plots import figure, save
 from netoptima.sweep import Runner
 

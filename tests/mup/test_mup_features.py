@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from netoptima.parametrization import feature_change, feature_gram_min_eig
+from netoptima.mup import feature_change, feature_gram_min_eig
 
 
 def test_feature_change_matches_numpy_per_probe():

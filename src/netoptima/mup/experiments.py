@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 from netoptima.conventions import TrainingDiverged, check_choice
-from netoptima.parametrization.coord import coord_check
-from netoptima.parametrization.features import feature_change, feature_gram_min_eig
-from netoptima.parametrization.models import MLP
-from netoptima.parametrization.training import load_images, mse_loss, train_sgd
+from netoptima.mup.coord import coord_check
+from netoptima.mup.features import feature_change, feature_gram_min_eig
+from netoptima.mup.models import MLP
+from netoptima.mup.training import load_images, mse_loss, train_sgd
 
 __all__ = ["LR_RULES", "coord_run", "convergence_run", "effective_lr", "feature_run", "last_layer_gradient",
            "lr_run"]

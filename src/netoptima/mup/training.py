@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
-from netoptima.parametrization.models import MLP, param_groups
+from netoptima.mup.models import MLP, param_groups
 
 __all__ = ["DATASETS", "dataset_for_scale", "load_images", "mse_loss", "sgd_step", "standardize", "train_sgd"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netoptima.parametrization import MLP, coord_check, coord_slopes, plot_coord_check, standardize
+from netoptima.mup import MLP, coord_check, coord_slopes, plot_coord_check, standardize
 
 WIDTHS = [128, 256, 512, 1024]  # away from the base width 64, where μP has O(n0/n) corrections
 
@@ -52,7 +52,7 @@ def test_mup_is_flat_and_sp_readout_blows_up(batch):
 
 def test_same_curves_as_mups_get_coord_data(batch):
     mup_cc = pytest.importorskip("mup.coord_check")
-    from netoptima.parametrization.mup_twin import mup_twin
+    from netoptima.mup.mup_twin import mup_twin
 
     X, y = batch
     widths = [64, 256]

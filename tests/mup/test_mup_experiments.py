@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from netoptima.conventions import TrainingDiverged
-from netoptima.parametrization import MLP, load_images, standardize, train_sgd
-from netoptima.parametrization.claims import _regret, best_log2_lr
-from netoptima.parametrization.experiments import (
+from netoptima.mup import MLP, load_images, standardize, train_sgd
+from netoptima.mup.claims import _regret, best_log2_lr
+from netoptima.mup.experiments import (
     convergence_run,
     effective_lr,
     feature_run,
@@ -112,7 +112,7 @@ def test_cifar10_is_used_when_the_user_points_to_its_files(tmp_path, monkeypatch
     import pickle
 
     from netoptima.data import CIFAR10_ENV
-    from netoptima.parametrization.training import dataset_for_scale
+    from netoptima.mup.training import dataset_for_scale
 
     monkeypatch.delenv(CIFAR10_ENV, raising=False)
     assert dataset_for_scale() == "mnist"

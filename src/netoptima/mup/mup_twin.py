@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from netoptima.parametrization.models import ACTIVATIONS, MLP
+from netoptima.mup.models import ACTIVATIONS, MLP
 
 __all__ = ["MupMLP", "mup_effective_weights", "mup_twin"]
 
@@ -51,7 +51,7 @@ def mup_twin(model: MLP) -> MupMLP:
     from mup import set_base_shapes
 
     if not isinstance(model, MLP):
-        raise ValueError(f"model must be a netoptima.parametrization.MLP, got {type(model).__name__}")
+        raise ValueError(f"model must be a netoptima.mup.MLP, got {type(model).__name__}")
     if model.parametrization not in ("sp", "mup"):
         raise ValueError(f"mup implements only 'sp' and 'mup'; got parametrization {model.parametrization!r}")
     dtype = model.layers[0].weight.dtype

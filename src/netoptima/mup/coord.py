@@ -19,8 +19,8 @@ from torch import Tensor
 
 from netoptima.claims import loglog_slope
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
-from netoptima.parametrization.models import MLP, check_parametrization, param_groups
-from netoptima.parametrization.training import sgd_step, standardize
+from netoptima.mup.models import MLP, check_parametrization, param_groups
+from netoptima.mup.training import sgd_step, standardize
 
 __all__ = ["LOSSES", "coord_check", "coord_slopes", "plot_coord_check"]
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from netoptima.parametrization import MLP, PARAMETRIZATIONS, abc, abc_exponents, layer_abc, param_groups
-from netoptima.parametrization.training import sgd_step
+from netoptima.mup import MLP, PARAMETRIZATIONS, abc, abc_exponents, layer_abc, param_groups
+from netoptima.mup.training import sgd_step
 
 DT = torch.float64
 
@@ -181,7 +181,7 @@ def test_bad_input_is_rejected_at_the_door(kwargs, match):
 def test_param_groups_validates():
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         param_groups(net("sp", 8), 0.0)
-    with pytest.raises(ValueError, match="model must be a netoptima.parametrization.MLP"):
+    with pytest.raises(ValueError, match="model must be a netoptima.mup.MLP"):
         param_groups(torch.nn.Linear(2, 2), 0.1)
     with pytest.raises(ValueError, match="parametrization must be one of"):
         abc_exponents("SP", 3)

@@ -233,7 +233,7 @@ def param_groups(model: MLP, lr: float) -> list[dict]:
         η (n/n0)^{-c-2a_l} ∇_W — e.g. under μP: η·n/n0 (input), η (hidden), η·n0/n (readout).
     """
     if not isinstance(model, MLP):
-        raise ValueError(f"model must be a netoptima.parametrization.MLP, got {type(model).__name__}")
+        raise ValueError(f"model must be a netoptima.mup.MLP, got {type(model).__name__}")
     lr = check_real("lr", lr, low=0.0, low_open=True)
     return [{"params": [layer.weight], "lr": lr * model.lr_scale, "name": f"layers.{l}"}
             for l, layer in enumerate(model.layers)]

@@ -5,9 +5,9 @@ Infinite-Width Neural Networks under μP Parametrization"; the abc-parametrizati
 the μP of Tensor Programs V / microsoft/mup. Claims: ``netoptima reproduce mup``.
 """
 
-from netoptima.parametrization.coord import coord_check, coord_slopes, plot_coord_check
-from netoptima.parametrization.features import feature_change, feature_gram_min_eig
-from netoptima.parametrization.models import (
+from netoptima.mup.coord import coord_check, coord_slopes, plot_coord_check
+from netoptima.mup.features import feature_change, feature_gram_min_eig
+from netoptima.mup.models import (
     ABC,
     ACTIVATIONS,
     MLP,
@@ -18,8 +18,8 @@ from netoptima.parametrization.models import (
     layer_abc,
     param_groups,
 )
-from netoptima.parametrization.mup_twin import MupMLP, mup_effective_weights, mup_twin
-from netoptima.parametrization.training import load_images, sgd_step, standardize, train_sgd
+from netoptima.mup.mup_twin import MupMLP, mup_effective_weights, mup_twin
+from netoptima.mup.training import load_images, sgd_step, standardize, train_sgd
 
 __all__ = [
     "ABC", "ACTIVATIONS", "MLP", "MupMLP", "PARAMETRIZATIONS", "ScaledLinear", "abc", "abc_exponents",

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from netoptima.parametrization import MLP, param_groups
+from netoptima.mup import MLP, param_groups
 
 mup = pytest.importorskip("mup")
 
-from netoptima.parametrization.mup_twin import mup_effective_weights, mup_twin  # noqa: E402
+from netoptima.mup.mup_twin import mup_effective_weights, mup_twin  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
