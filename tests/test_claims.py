@@ -6,22 +6,67 @@ import math
 
 import pytest
 
+from dataclasses import dataclass
+
 from netoptima.claims import (
     Claim,
-    Evidence,
+    Judgement,
+    NotRun,
+    Settings,
+    check_scale,
     claim,
     loglog_slope,
     register,
+    rejudge,
     run_claim,
     select,
+    settings_from_json,
     verdict_in_range,
+    worst,
 )
-from netoptima.sweep import Runner
+from netoptima.sweep import Runner, run_fn
 
 
-def test_evidence_rejects_unknown_verdicts():
+@dataclass(frozen=True, kw_only=True)
+class Toy(Settings):
+    n: int
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry(monkeypatch):
+    """Claims registered by a test leave the registry with it."""
+    import netoptima.claims as claims
+
+    claims.discover()
+    monkeypatch.setattr(claims, "_REGISTRY", dict(claims._REGISTRY))
+
+
+TOY = {"smoke": Toy(n=2, deviation="tiny"), "small": Toy(n=3), "paper": Toy(n=4)}
+BUDGET = {"smoke": "1 s", "small": "1 s", "paper": "1 s"}
+
+
+@run_fn(version=1)
+def square(config):
+    return {"square": config["i"] ** 2}
+
+
+def _judge_sum(data, s):
+    total = sum(r["square"] for r in data["runs"])
+    expected = sum(i * i for i in range(s.n))
+    return Judgement("reproduced" if total == expected else "not reproduced", f"sum {total}",
+                     f"reproduced iff the sum is {expected}")
+
+
+def _run_squares(s, runner):
+    return {"runs": runner.map(square, [{"i": i} for i in range(s.n)], in_process=True)}
+
+
+def test_judgement_rejects_unknown_verdicts_and_empty_rules():
     with pytest.raises(ValueError, match="verdict must be one of"):
-        Evidence(measured=1, verdict="great")
+        Judgement("great", "1", "a rule")
+    with pytest.raises(ValueError, match="rule"):
+        Judgement("reproduced", "1", " ")
 
 
 def test_select_by_id_and_part_and_unknown():
@@ -31,28 +76,84 @@ def test_select_by_id_and_part_and_unknown():
         select(["nope"])
 
 
-def test_register_validates_ids():
-    def run(scale, runner):
-        return Evidence(measured=0, verdict="reproduced")
+def test_register_validates_ids_settings_and_budget():
+    def make(**kw):
+        return Claim(**{"id": "test.ok", "paper": "", "statement": "", "paper_value": "", "settings": TOY,
+                        "run": _run_squares, "judge": _judge_sum, "budget": BUDGET, **kw})
 
     with pytest.raises(ValueError, match="part.name"):
-        register(Claim(id="nodot", paper="", statement="", paper_value="", run=run))
+        register(make(id="nodot"))
+    with pytest.raises(ValueError, match="settings must name exactly the scales"):
+        register(make(settings={"small": Toy(n=1)}))
+    with pytest.raises(ValueError, match="frozen dataclass subclassing Settings"):
+        register(make(settings={**TOY, "paper": {"n": 4}}))
+    with pytest.raises(ValueError, match="budget must name all"):
+        register(make(budget={"small": "1 s"}))
 
 
-def test_crash_and_missing_dependency_become_not_run(tmp_path):
-    @claim(id="test.crashes", paper="-", statement="-", paper_value="-")
-    def crashes(scale, runner):
+def test_run_judge_and_rejudge_round_trip(tmp_path):
+    judge = claim(id="test.squares", paper="-", statement="-", paper_value="sum", settings=TOY, run=_run_squares,
+                  budget=BUDGET)(_judge_sum)
+    assert judge is _judge_sum  # the decorator registers and hands the judge back unchanged
+    c = select(["test.squares"])[0]
+    ev = run_claim(c, "small", Runner(tmp_path, quiet=True))
+    assert ev.verdict == "reproduced" and ev.judgement.measured == "sum 5"
+    rec = ev.record(c, "small")
+    assert rec["settings"] == {"n": 3, "sizes": [1, 2], "deviation": ""} and rec["format"] == 2
+    assert rejudge(rec)[1] == ev.judgement
+    # the stored data decides: tampered data flips the verdict on re-judging
+    rec["data"]["runs"][0]["square"] = 7
+    assert rejudge(rec)[1].verdict == "not reproduced"
+    assert settings_from_json(c, "smoke", {"n": 9, "sizes": [3]}) == Toy(n=9, sizes=(3,), deviation="tiny")
+    with pytest.raises(ValueError, match="does not have"):
+        settings_from_json(c, "smoke", {"n": 9, "gone": 1})
+    with pytest.raises(ValueError, match="format 2"):
+        rejudge({"id": "test.squares"})
+    with pytest.raises(ValueError, match="not registered"):
+        rejudge({**rec, "id": "test.nope"})
+
+
+def test_bad_scale_from_python_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="scale must be one of .* got 'huge'"):
+        run_claim(select(["ntk.width_convergence"])[0], "huge", Runner(tmp_path, quiet=True))
+    assert check_scale("paper") == "paper"
+
+
+def test_crash_not_run_and_missing_dependency(tmp_path):
+    def crash(s, runner):
         raise ZeroDivisionError("oops")
 
-    @claim(id="test.needs", paper="-", statement="-", paper_value="-", needs=("no_such_module_xyz",))
-    def needs(scale, runner):
-        return Evidence(measured=0, verdict="reproduced")
+    def missing_input(s, runner):
+        raise NotRun("CIFAR-10 files not given")
 
+    claim(id="test.crashes", paper="-", statement="-", paper_value="-", settings=TOY, run=crash,
+          budget=BUDGET)(_judge_sum)
+    claim(id="test.notrun", paper="-", statement="-", paper_value="-", settings=TOY, run=missing_input,
+          budget=BUDGET)(_judge_sum)
+    claim(id="test.needs", paper="-", statement="-", paper_value="-", settings=TOY, run=_run_squares,
+          needs=("no_such_module_xyz",), budget=BUDGET)(_judge_sum)
     runner = Runner(tmp_path, quiet=True)
-    ev = run_claim(crashes, "smoke", runner)
-    assert ev.verdict == "not run" and "ZeroDivisionError: oops" in ev.detail and ev.data["crashed"]
-    ev = run_claim(needs, "smoke", runner)
-    assert ev.verdict == "not run" and "no_such_module_xyz" in ev.detail
+    ev = run_claim(select(["test.crashes"])[0], "smoke", runner)
+    assert ev.verdict == "not run" and ev.crashed and "ZeroDivisionError: oops" in ev.judgement.detail
+    ev = run_claim(select(["test.notrun"])[0], "smoke", runner)
+    assert ev.verdict == "not run" and not ev.crashed and "CIFAR-10" in ev.judgement.detail
+    ev = run_claim(select(["test.needs"])[0], "smoke", runner)
+    assert ev.verdict == "not run" and "no_such_module_xyz" in ev.judgement.detail
+
+
+def test_cpu_only_claim_says_so_when_another_device_is_asked(tmp_path):
+    claim(id="test.cpuonly", paper="-", statement="-", paper_value="-", settings=TOY, run=_run_squares,
+          budget=BUDGET, cpu_only="CVXPY runs on the CPU")(_judge_sum)
+    runner = Runner(tmp_path, quiet=True, device="cuda")
+    ev = run_claim(select(["test.cpuonly"])[0], "smoke", runner)
+    assert runner.device == "cpu" and ev.verdict == "reproduced"
+    assert any("ran on cpu, not cuda: CVXPY runs on the CPU" in n for n in ev.notes)
+    assert all(r["device"] == "cpu" for r in ev.data["runs"])
+
+
+def test_worst_orders_verdicts():
+    assert worst("reproduced", "partly") == "partly"
+    assert worst("partly", "not reproduced", "reproduced") == "not reproduced"
 
 
 def test_verdict_in_range():

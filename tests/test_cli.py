@@ -18,19 +18,32 @@ from netoptima.cli import main
 PLUGIN = textwrap.dedent('''
     """A slow user claim, registered through NETOPTIMA_CLAIM_MODULES."""
     import os, time
-    from netoptima.claims import Evidence, claim
+    from dataclasses import dataclass
+    from netoptima.claims import Judgement, Settings, claim
+    from netoptima.sweep import run_fn
 
+    @dataclass(frozen=True, kw_only=True)
+    class Squares(Settings):
+        n: int = 8
+        expected: int = 140
+
+    @run_fn(version=1)
     def slow_square(config):
         with open(os.environ["PLUGIN_LOG"], "a") as log:
             log.write(f"{config['i']}\\n")
         time.sleep(0.4)
         return {"square": config["i"] ** 2}
 
-    @claim(id="plugin.squares", paper="none", statement="squares are squares", paper_value="sum 140")
-    def squares(scale, runner):
-        runs = runner.map(slow_square, [{"i": i} for i in range(8)])
-        total = sum(r["square"] for r in runs)
-        return Evidence(measured=total, verdict="reproduced" if total == 140 else "not reproduced")
+    def squares_run(s, runner):
+        return {"runs": runner.map(slow_square, [{"i": i} for i in range(s.n)])}
+
+    @claim(id="plugin.squares", paper="none", statement="squares are squares", paper_value="sum 140",
+           settings={k: Squares() for k in ("smoke", "small", "paper")}, run=squares_run,
+           budget={k: "4 s" for k in ("smoke", "small", "paper")})
+    def judge_squares(data, s):
+        total = sum(r["square"] for r in data["runs"])
+        return Judgement("reproduced" if total == s.expected else "not reproduced", str(total),
+                         f"reproduced iff the sum is {s.expected}")
 ''')
 
 
@@ -88,7 +101,7 @@ def test_killed_reproduce_resumes_without_redoing_finished_runs(tmp_path):
     for blob in before.values():
         assert calls.count(json.loads(blob)["config"]["i"]) == 1  # finished before the kill: never redone
     ev = json.loads((out / "claims" / "plugin.squares" / "evidence.json").read_text())
-    assert ev["measured"] == 140 and ev["verdict"] == "reproduced"
+    assert ev["measured"] == "140" and ev["verdict"] == "reproduced"
     assert ev["runs_resumed"] == len(before) and ev["runs_executed"] == 8 - len(before)
     assert "plugin.squares" in done.stdout and "reproduced" in done.stdout
     assert (out / "report.html").exists() and (out / "report.md").exists()
@@ -105,3 +118,100 @@ def test_report_rerenders_from_stored_json(tmp_path, capsys):
     assert (out / "report.html").exists()
     assert "plugin.squares" in capsys.readouterr().out
     assert (tmp_path / "calls.log").read_text() == calls  # nothing re-ran
+
+
+def test_judge_rejudges_stored_evidence_without_running(tmp_path, capsys):
+    env = _env(tmp_path)
+    out = tmp_path / "results"
+    subprocess.run([sys.executable, "-m", "netoptima", "reproduce", "plugin.squares", "--out", str(out)],
+                   env=env, check=True, capture_output=True)
+    calls = (tmp_path / "calls.log").read_text()
+    path = out / "claims" / "plugin.squares" / "evidence.json"
+    ev = json.loads(path.read_text())
+    ev["data"]["runs"][0]["square"] = 1  # the stored data, not the stored verdict, decides
+    path.write_text(json.dumps(ev))
+    (out / "claims" / "junk").mkdir()
+    (out / "claims" / "junk" / "evidence.json").write_text("[1, 2")
+    done = subprocess.run([sys.executable, "-m", "netoptima", "judge", str(out)], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 1  # the corrupt file is named and skipped; the exit code says so
+    assert "junk/evidence.json" in done.stderr and "plugin.squares: reproduced -> not reproduced" in done.stderr
+    assert json.loads(path.read_text())["verdict"] == "not reproduced"
+    assert "not reproduced" in done.stdout and (tmp_path / "calls.log").read_text() == calls
+
+
+def test_judge_of_a_missing_dir_is_exit_2(tmp_path, capsys):
+    assert main(["judge", str(tmp_path / "nope")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc), found while the tree is still intact."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int], timeout: float = 10.0) -> set[int]:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        alive = {p for p in pids if Path(f"/proc/{p}").exists()
+                 and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+        if not alive:
+            return alive
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see the process tree")
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, None)])
+def test_signalled_reproduce_leaves_no_process_and_resumes(tmp_path, sig, code):
+    out, env = tmp_path / "results", _env(tmp_path)
+    cmd = [sys.executable, "-m", "netoptima", "reproduce", "plugin.squares", "--out", str(out), "--workers", "2"]
+    runs = out / "runs" / "user_claims.slow_square"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    t0 = time.monotonic()
+    while len(list(runs.glob("*.json"))) < 2:
+        assert proc.poll() is None and time.monotonic() - t0 < 90
+        time.sleep(0.02)
+    tree = _descendants(proc.pid)
+    assert tree, "the sweep should run in worker processes"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if code is not None:
+        assert proc.returncode == code
+        lines = [x for x in err.splitlines() if x.startswith("netoptima: ") and "resumes" in x]
+        assert len(lines) == 1 and "Traceback" not in err
+    assert not _alive(tree), "worker processes survived the end of reproduce"
+    kept = len(list(runs.glob("*.json")))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ev = json.loads((out / "claims" / "plugin.squares" / "evidence.json").read_text())
+    assert ev["verdict"] == "reproduced" and ev["runs_resumed"] >= kept >= 2
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["reproduce", "--seed", str(10**20)], "--seed must be an integer in [0, 2147483647]"),
+    (["reproduce", "--workers", "100000"], "--workers must be an integer in [1,"),
+    (["reproduce", "--out", ""], "--out must name a directory"),
+])
+def test_more_bad_options(argv, needle, capsys):
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_out_under_a_file_is_exit_2(tmp_path, capsys):
+    (tmp_path / "f").write_text("")
+    assert main(["reproduce", "ntk", "--scale", "smoke", "--out", str(tmp_path / "f" / "sub")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from netoptima.sweep import Runner, atomic_write_json, config_hash, run
+from netoptima.sweep import Runner, atomic_write_json, config_hash, run, run_fn
 
 
+@run_fn(version=1)
 def seeded_value(config: dict) -> dict:
     """A deterministic, seed-dependent computation (torch RNG + float64 arithmetic)."""
     import torch
@@ -25,12 +26,14 @@ def seeded_value(config: dict) -> dict:
     return {"trace": float(torch.trace(x @ x.T)), "pid": os.getpid()}
 
 
+@run_fn(version=1)
 def sometimes_fails(config: dict) -> dict:
     if config["i"] == 2:
         raise RuntimeError("boom at i=2")
     return {"square": config["i"] ** 2}
 
 
+@run_fn(version=1)
 def dies_on_three(config: dict) -> dict:
     if config["i"] == 3:
         os._exit(1)  # a hard crash of the worker process, not an exception
@@ -44,6 +47,39 @@ def test_config_hash_is_stable_and_order_free():
     assert a != config_hash(sometimes_fails, {"seed": 1, "width": 8})
     with pytest.raises(ValueError, match="config must be JSON"):
         config_hash(seeded_value, {"x": object()})
+
+
+def test_the_version_keys_the_record_and_undecorated_functions_are_refused():
+    def plain(config):
+        return {}
+
+    with pytest.raises(ValueError, match=r"decorate it with @netoptima.sweep.run_fn\(version=1\)"):
+        config_hash(plain, {"seed": 1})
+    v1 = config_hash(run_fn(version=1)(plain), {"seed": 1})
+    assert config_hash(run_fn(version=2)(plain), {"seed": 1}) != v1
+    with pytest.raises(ValueError, match="version must be an integer >= 1"):
+        run_fn(version=0)
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '{"status": "ok"}', "{trunc", b"\xff\xfe", "dir"])
+def test_corrupt_records_are_redone(tmp_path, content):
+    rid = config_hash(sometimes_fails, {"i": 3})
+    path = tmp_path / f"{rid}.json"
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    (rec,) = run(sometimes_fails, [{"i": 3}], tmp_path, quiet=True)
+    assert rec["status"] == "ok" and not rec["resumed"] and rec["result"] == {"square": 9}
+    assert json.loads(path.read_text())["result"] == {"square": 9}
+
+
+def test_in_process_option_and_device_in_every_config(tmp_path):
+    r = Runner(tmp_path, workers=2, quiet=True, device="cpu")
+    (res,) = r.map(seeded_value, [{"seed": 3}], in_process=True)
+    assert res["pid"] == os.getpid() and res["device"] == "cpu"
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
@@ -135,8 +171,9 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
 
 SLOW_SWEEP = textwrap.dedent("""
     import sys, time
-    from netoptima.sweep import run
+    from netoptima.sweep import run, run_fn
 
+    @run_fn(version=1)
     def slow_square(config):
         with open(sys.argv[2], "a") as log:
             log.write(f"start {config['i']}\\n")
@@ -191,6 +228,131 @@ def test_runners_with_one_runs_dir_share_identical_runs(tmp_path):
 def test_runner_merges_config_and_collects_failures(tmp_path):
     r = Runner(tmp_path, quiet=True)
     res = r.map(sometimes_fails, [{"i": i} for i in range(4)])
-    assert res == [{"i": 0, "square": 0}, {"i": 1, "square": 1}, {"i": 3, "square": 9}]
+    assert res == [{"device": "cpu", "i": i, "square": i * i} for i in (0, 1, 3)]
     assert len(r.failures) == 1 and r.ran == 4 and r.resumed == 0
     assert len(list((tmp_path / "runs" / "test_sweep.sometimes_fails").glob("*.json"))) == 4
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real Dask scheduler and two workers, each its own process on loopback, like a user's cluster."""
+    pytest.importorskip("distributed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    procs = [subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for _ in range(2):
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                       "--no-dashboard", "--host", "127.0.0.1"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    t0 = time.monotonic()
+    while True:
+        try:
+            with Client(address, timeout=2) as c:
+                if len(c.scheduler_info()["workers"]) == 2:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() - t0 < 60, "the Dask cluster did not come up"
+        time.sleep(0.3)
+    yield address, procs, env
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+SQUARES_MODULE = textwrap.dedent("""
+    import os, time
+    from netoptima.sweep import run_fn
+
+    @run_fn(version=1)
+    def square(config):
+        time.sleep(config.get("sleep", 0))
+        return {"square": config["i"] ** 2, "pid": os.getpid()}
+""")
+
+
+def test_real_dask_cluster_gives_the_same_records_as_local(tmp_path, dask_cluster):
+    address, procs, env = dask_cluster
+    (tmp_path / "dask_squares.py").write_text(SQUARES_MODULE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import dask_squares
+
+        configs = [{"i": i} for i in range(6)]
+        remote = run(dask_squares.square, configs, tmp_path / "dask", executor="dask", scheduler=address,
+                     quiet=True)
+        local = run(dask_squares.square, configs, tmp_path / "local", quiet=True)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert [r["status"] for r in remote] == ["ok"] * 6
+    assert [r["result"]["square"] for r in remote] == [r["result"]["square"] for r in local]
+    assert {r["result"]["pid"] for r in remote} <= {p.pid for p in procs[1:]} | _children(procs[1:])
+    assert sorted(p.name for p in (tmp_path / "dask").glob("*.json")) == \
+        sorted(p.name for p in (tmp_path / "local").glob("*.json"))
+
+
+def _children(procs) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid in {p.pid for p in procs}:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def test_cli_with_a_real_scheduler_and_a_killed_worker(tmp_path, dask_cluster):
+    address, procs, env = dask_cluster
+    (tmp_path / "dask_squares.py").write_text(SQUARES_MODULE)
+    plugin = textwrap.dedent("""
+        from dataclasses import dataclass
+        from netoptima.claims import Judgement, Settings, claim
+        from dask_squares import square
+
+        @dataclass(frozen=True, kw_only=True)
+        class S(Settings):
+            n: int = 6
+
+        def run_squares(s, runner):
+            return {"runs": runner.map(square, [{"i": i, "sleep": 0.5} for i in range(s.n)])}
+
+        @claim(id="plugin.dask", paper="-", statement="-", paper_value="55", run=run_squares,
+               settings={k: S() for k in ("smoke", "small", "paper")}, budget={k: "5 s" for k in ("smoke", "small", "paper")})
+        def judge(data, s):
+            total = sum(r["square"] for r in data["runs"])
+            return Judgement("reproduced" if total == 55 else "not reproduced", str(total), "sum of squares is 55")
+    """)
+    (tmp_path / "dask_plugin.py").write_text(plugin)
+    env = {**env, "NETOPTIMA_CLAIM_MODULES": "dask_plugin"}
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "netoptima", "reproduce", "plugin.dask", "--out", str(out), "--scheduler", address]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    procs[2].kill()  # a worker dies mid-sweep: its run fails or moves to the other worker, never hangs
+    stdout, stderr = proc.communicate(timeout=120)
+    runs = list((out / "runs" / "dask_squares.square").glob("*.json"))
+    statuses = [json.loads(p.read_text())["status"] for p in runs]
+    assert len(runs) == 6 and "ok" in statuses, stderr
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    ev = json.loads((out / "claims" / "plugin.dask" / "evidence.json").read_text())
+    assert ev["verdict"] == "reproduced" and ev["runs_resumed"] == statuses.count("ok")

@@ -7,6 +7,7 @@ naming the value and what is allowed, and exit code 2.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -21,6 +22,18 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """A user mistake reported as one line and exit code 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``timeout``, a batch scheduler): unwinds like Ctrl-C, exit code 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,14 +61,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _int_arg(name: str, value: str, low: int) -> int:
+MAX_SEED = 2**31 - 1  # seeds are offset per run and fed to numpy (32-bit) and torch
+
+
+def _int_arg(name: str, value: str, low: int, high: int | None = None) -> int:
+    allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
     try:
         v = int(value)
     except ValueError:
-        raise UsageError(f"{name} must be an integer >= {low}, got {value!r}") from None
-    if v < low:
-        raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise UsageError(f"{name} must be {allowed}, got {value!r}") from None
+    if v < low or (high is not None and v > high):
+        raise UsageError(f"{name} must be {allowed}, got {value!r}")
     return v
+
+
+def _check_out(value: str) -> Path:
+    """``--out`` must be a directory we can create and write (checked before any claim runs)."""
+    if not value.strip():
+        raise UsageError("--out must name a directory, got ''")
+    out = Path(value)
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"--out {value!r} is not usable: {str(parent)!r} is a file, not a directory")
+    try:
+        (out / "claims").mkdir(parents=True, exist_ok=True)
+        probe = out / ".netoptima-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out {value!r} is not writable: {exc.strerror or exc}") from None
+    return out
 
 
 def _check_device(device: str) -> str:
@@ -80,9 +115,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     if args.scale not in SCALES:
         raise UsageError(f"--scale must be one of {', '.join(SCALES)}, got {args.scale!r}")
-    workers = (_int_arg("--workers", args.workers, 1) if args.workers is not None
-               else max(1, min(os.cpu_count() or 1, 4)))
-    seed = _int_arg("--seed", args.seed, 0)
+    cores = os.cpu_count() or 1
+    workers = (_int_arg("--workers", args.workers, 1, 4 * cores) if args.workers is not None
+               else max(1, min(cores, 4)))
+    seed = _int_arg("--seed", args.seed, 0, MAX_SEED)
     device = _check_device(args.device)
     try:
         claims = select(args.targets)
@@ -94,8 +130,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             client = connect(args.scheduler)
         except SchedulerUnreachable as exc:
             raise UsageError(str(exc)) from None
-    out = Path(args.out)
-    crashed = len(BROKEN_PARTS)
+    out = _check_out(args.out)
+    crashed = 0 if args.targets else len(BROKEN_PARTS)  # a named target of a broken part failed in select()
     for part, error in BROKEN_PARTS.items():
         print(f"netoptima: part {part!r} could not be loaded, its claims are skipped: {error}", file=sys.stderr)
     where = f"Dask scheduler {args.scheduler}" if client else f"{workers} local worker(s)"
@@ -108,10 +144,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             ev = run_claim(c, args.scale, runner)
             seconds = time.perf_counter() - t0
-            crashed += ev.crashed
-            save_evidence(claim_dir, {**ev.record(c, args.scale), "seed": seed, "device": runner.device,
-                                      "seconds": seconds, "runs_resumed": runner.resumed,
-                                      "runs_executed": runner.ran})
+            # exit 1 for a crash or for "not run" because runs failed (a missing optional input is not a failure)
+            crashed += ev.crashed or (ev.verdict == "not run" and bool(runner.failures))
+            record = {**ev.record(c, args.scale), "seed": seed, "device": runner.device, "seconds": seconds,
+                      "runs_resumed": runner.resumed, "runs_executed": runner.ran}
+            if ev.crashed and _has_verdict(claim_dir / "evidence.json"):
+                # a crash never overwrites a computed verdict: the failure is kept beside it
+                save_evidence(claim_dir, record, name="evidence.crashed.json")
+                print(f"  {c.id}: crashed; the previous evidence is kept, the failure is in "
+                      f"{claim_dir / 'evidence.crashed.json'}", file=sys.stderr)
+            else:
+                save_evidence(claim_dir, record)
             resumed = f", {runner.resumed} run(s) resumed" if runner.resumed else ""
             print(f"  {c.id}: {ev.verdict} ({seconds:.1f} s{resumed}) {ev.judgement.measured}", file=sys.stderr)
     finally:
@@ -125,6 +168,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _has_verdict(path: Path) -> bool:
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(rec, dict) and rec.get("verdict") in ("reproduced", "partly", "not reproduced")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -184,12 +235,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return certify_cli(argv[1:])
     args = _parser().parse_args(argv)
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be caught
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return {"reproduce": cmd_reproduce, "list": cmd_list, "judge": cmd_judge,
                 "report": cmd_report}[args.command](args)
     except UsageError as exc:
         print(f"netoptima: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (KeyboardInterrupt, Terminated) as exc:
+        from netoptima.sweep import shutdown_pools
+
+        shutdown_pools(terminate=True)
+        code = exc.code if isinstance(exc, Terminated) else 130
+        print(f"netoptima: {'terminated' if code == 143 else 'interrupted'}; finished runs are kept, the same "
+              "command resumes", file=sys.stderr)
+        return code
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

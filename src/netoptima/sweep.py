@@ -229,6 +229,21 @@ def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int, sc
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
+def _worker_init(parent: int) -> None:
+    """Pool worker start-up: die with the parent, leave Ctrl-C to it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the workers
+    try:  # Linux: the kernel kills this worker when the parent dies, even by SIGKILL
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     """A process pool kept for the life of this process, so consecutive sweeps pay the start-up once."""
     pool = _POOLS.get(workers)
@@ -236,14 +251,24 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         import multiprocessing as mp
 
         # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
-        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                                     initializer=_worker_init, initargs=(os.getpid(),))
     return pool
 
 
 @atexit.register
-def _shutdown_pools() -> None:
-    for pool in _POOLS.values():
-        pool.shutdown(cancel_futures=True)
+def shutdown_pools(*, terminate: bool = False) -> None:
+    """Shut the kept pools down; ``terminate=True`` kills running workers at once (on SIGINT / SIGTERM)."""
+    for pool in list(_POOLS.values()):
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        if terminate:
+            for proc in procs:
+                proc.terminate()
+        pool.shutdown(wait=not terminate, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
     _POOLS.clear()
 
 
@@ -256,8 +281,14 @@ def _execute_dask(fn: RunFn, todo: dict[str, Config], scheduler: Any) -> Iterabl
     try:
         futures = {client.submit(_call, fn, cfg, None, key=f"netoptima-{rid}", pure=False): rid
                    for rid, cfg in todo.items()}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+        with client.as_current():  # as_completed needs a current client; connect() made it non-default
+            for fut in as_completed(futures):
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # the worker died (KilledWorker) or the task could not run there
+                    outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": "",
+                               "seconds": 0.0}
+                yield futures[fut], outcome
     finally:
         if client is not scheduler:
             client.close()

@@ -17,9 +17,9 @@ COLUMNS = (("claim", "id"), ("paper says", "paper_says"), ("we measured", "measu
 REQUIRED = ("id", "verdict")
 
 
-def save_evidence(claim_dir: Path, record: dict[str, Any]) -> Path:
+def save_evidence(claim_dir: Path, record: dict[str, Any], *, name: str = "evidence.json") -> Path:
     """Store one claim's record (metadata + evidence + timing) as ``evidence.json`` (atomically)."""
-    return atomic_write_json(Path(claim_dir) / "evidence.json", record)
+    return atomic_write_json(Path(claim_dir) / name, record)
 
 
 def _read_record(path: Path) -> dict[str, Any]:
