@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
-
-from dataclasses import dataclass
 
 from netoptima.claims import (
     Claim,

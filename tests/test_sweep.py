@@ -336,7 +336,8 @@ def test_cli_with_a_real_scheduler_and_a_killed_worker(tmp_path, dask_cluster):
             return {"runs": runner.map(square, [{"i": i, "sleep": 0.5} for i in range(s.n)])}
 
         @claim(id="plugin.dask", paper="-", statement="-", paper_value="55", run=run_squares,
-               settings={k: S() for k in ("smoke", "small", "paper")}, budget={k: "5 s" for k in ("smoke", "small", "paper")})
+               settings={k: S() for k in ("smoke", "small", "paper")},
+               budget={k: "5 s" for k in ("smoke", "small", "paper")})
         def judge(data, s):
             total = sum(r["square"] for r in data["runs"])
             return Judgement("reproduced" if total == 55 else "not reproduced", str(total), "sum of squares is 55")

@@ -207,7 +207,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_judge(args: argparse.Namespace) -> int:
     """Re-judge every stored claim from its evidence data with today's rules, then re-render the report."""
-    from netoptima.report import render, rejudge_dir
+    from netoptima.report import rejudge_dir, render
 
     root = Path(args.dir)
     if not root.is_dir():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import inspect
 import json
 import os
 import shutil
