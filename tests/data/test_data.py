@@ -37,6 +37,11 @@ def test_modular_addition_pairs_and_targets():
     assert p2.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and t2.tolist() == [0, 1, 1, 0]
 
 
+def test_modular_addition_refuses_a_modulus_too_large_for_memory_before_allocating():
+    with pytest.raises(ValueError, match=r"d must be an integer in \[2, 16384\], got 1000000"):
+        D.modular_addition(10**6)
+
+
 def test_one_hot_pairs():
     d = 5
     pairs, _ = D.modular_addition(d)
@@ -50,7 +55,7 @@ def test_one_hot_pairs():
 
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5, True, "7"])
 def test_modular_addition_bad_d(bad):
-    with pytest.raises(ValueError, match=r"\bd must be an integer >= 2"):
+    with pytest.raises(ValueError, match=r"\bd must be an integer in \[2, 16384\]"):
         D.modular_addition(bad)
 
 

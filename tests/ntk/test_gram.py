@@ -289,3 +289,16 @@ def test_relu_ntk_infinite_errors():
 def test_unit_normalize_rows():
     X = torch.tensor([[3.0, 4.0], [0.0, -2.0]], dtype=DT)
     assert torch.allclose(unit_normalize(X), torch.tensor([[0.6, 0.8], [0.0, -1.0]], dtype=DT))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_inputs_or_weights_are_a_clear_error(bad):
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+    X = torch.randn(5, 3, dtype=torch.float64)
+    X[2, 1] = bad
+    with pytest.raises(ValueError, match="X must be finite; it has 1 NaN or infinite"):
+        ntk_gram(net, X)
+    with torch.no_grad():
+        net[0].weight[0, 0] = bad
+    with pytest.raises(ValueError, match="0.weight hold NaN or infinite"):
+        ntk_gram(net, torch.randn(5, 3, dtype=torch.float64))

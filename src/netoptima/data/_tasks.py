@@ -9,6 +9,10 @@ from netoptima.conventions import check_choice, check_int
 __all__ = ["modular_addition", "one_hot_pairs"]
 
 
+# Largest modulus: d² pairs × 24 bytes (pairs + targets) stay under ~6.5 GB of the 24 GB machines.
+MAX_MODULUS = 16384
+
+
 def modular_addition(d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every pair ``(a, b)`` with ``a, b in 0..d-1`` and its sum modulo ``d``.
 
@@ -23,9 +27,9 @@ def modular_addition(d: int) -> tuple[torch.Tensor, torch.Tensor]:
         * ``targets``: int64 tensor of shape ``(d*d,)`` with ``targets[i] = (a + b) % d``, in ``0..d-1``.
 
     Raises:
-        ValueError: ``d`` is not an integer ``>= 2``.
+        ValueError: ``d`` is not an integer in ``[2, MAX_MODULUS]`` (16384: the d² pairs must fit in memory).
     """
-    d = check_int("d", d, low=2)
+    d = check_int("d", d, low=2, high=MAX_MODULUS)
     r = torch.arange(d, dtype=torch.int64)
     a = r.repeat_interleave(d)
     b = r.repeat(d)

@@ -131,6 +131,11 @@ def _check_input(model: nn.Module, X: Tensor, layers: list[nn.Module]) -> None:
     if dtypes and X.dtype not in dtypes:
         raise ValueError(f"X has dtype {X.dtype} but the model's parameters are "
                          f"{', '.join(sorted(map(str, dtypes)))}; convert one of them")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"X must be finite; it has {int((~torch.isfinite(X)).sum())} NaN or infinite entries")
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise ValueError(f"the model's parameters must be finite; {', '.join(bad)} hold NaN or infinite values")
 
 
 # Rows of G per tile (_TILE // c samples of c outputs). G is symmetric, so only tiles (p, q) with p ≤ q
