@@ -357,3 +357,13 @@ def test_cli_with_a_real_scheduler_and_a_killed_worker(tmp_path, dask_cluster):
     assert again.returncode == 0, again.stderr
     ev = json.loads((out / "claims" / "plugin.dask" / "evidence.json").read_text())
     assert ev["verdict"] == "reproduced" and ev["runs_resumed"] == statuses.count("ok")
+
+
+def test_stale_temp_files_are_cleaned_fresh_ones_kept(tmp_path):
+    stale, fresh = tmp_path / ".abc.json.x1.tmp", tmp_path / ".def.json.x2.tmp"
+    stale.write_text("{half")
+    fresh.write_text("{half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    run(sometimes_fails, [{"i": 1}], tmp_path, quiet=True)
+    assert not stale.exists() and fresh.exists()

@@ -160,7 +160,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     finally:
         if client is not None:
             client.close()
-    table, md, html_path = render(out)
+    skipped: list[tuple[Path, str]] = []
+    table, md, html_path = render(out, skipped)
+    _name_skipped(skipped)
     print(table)
     print(f"\nreport: {html_path} and {md}")
     if crashed:
@@ -196,13 +198,23 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from netoptima.report import render
 
+    skipped: list[tuple[Path, str]] = []
     try:
-        table, md, html_path = render(args.dir)
+        table, md, html_path = render(args.dir, skipped)
     except FileNotFoundError as exc:
+        _name_skipped(skipped)
+        if skipped:
+            return 1
         raise UsageError(str(exc)) from None
+    _name_skipped(skipped)
     print(table)
     print(f"\nreport: {html_path} and {md}")
-    return 0
+    return 1 if skipped else 0
+
+
+def _name_skipped(skipped: list[tuple[Path, str]]) -> None:
+    for path, error in skipped:
+        print(f"netoptima: skipped {path}: {error}", file=sys.stderr)
 
 
 def cmd_judge(args: argparse.Namespace) -> int:

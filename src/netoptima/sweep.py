@@ -173,6 +173,7 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
     workers = check_int("workers", workers, low=1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _clean_stale_temps(out)
     ids = [config_hash(fn, c) for c in configs]
     records: dict[str, dict[str, Any]] = {}
     todo: dict[str, Config] = {}
@@ -197,6 +198,20 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
                                  total=len(todo), quiet=quiet):
         finish(rid, outcome)
     return [records[rid] for rid in ids]
+
+
+STALE_TEMP_SECONDS = 600.0  # a record's temp file is written in milliseconds: one this old was left by a kill
+
+
+def _clean_stale_temps(out: Path) -> None:
+    """Remove temp files that a killed writer left behind (never a finished record)."""
+    now = time.time()
+    for tmp in out.glob(".*.json.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int, scheduler: Any,

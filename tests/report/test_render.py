@@ -46,3 +46,17 @@ def test_table_wraps_long_cells():
 def test_load_evidence_empty_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="netoptima reproduce"):
         load_evidence(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b'{"id": "x.y", "verd', b"[1, 2]", b"{}", b"\x89PNG\x00\xff", b"null"])
+def test_a_bad_evidence_file_is_named_and_skipped(tmp_path, content):
+    _store(tmp_path, "a.one", "reproduced", False)
+    bad = tmp_path / "claims" / "b.bad" / "evidence.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(content)
+    errors: list = []
+    recs = load_evidence(tmp_path, errors)
+    assert [r["id"] for r in recs] == ["a.one"]
+    assert [p for p, _ in errors] == [bad] and errors[0][1]
+    table, md, _ = render(tmp_path)  # the report is still written from the good files
+    assert "a.one" in table and "b.bad" not in md.read_text()

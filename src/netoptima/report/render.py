@@ -202,8 +202,11 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def render(out_dir: str | Path) -> tuple[str, Path, Path]:
-    """Re-render the table, ``report.md`` and ``report.html`` from ``out_dir``'s stored evidence."""
-    records = load_evidence(out_dir)
+def render(out_dir: str | Path, errors: list[tuple[Path, str]] | None = None) -> tuple[str, Path, Path]:
+    """Re-render the table, ``report.md`` and ``report.html`` from ``out_dir``'s stored evidence.
+
+    Corrupt or foreign evidence files are skipped and appended to ``errors`` (``(path, reason)``) when given.
+    """
+    records = load_evidence(out_dir, errors)
     out = Path(out_dir)
     return terminal_table(records), write_markdown(records, out / "report.md"), write_html(records, out / "report.html")
