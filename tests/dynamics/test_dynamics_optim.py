@@ -13,6 +13,8 @@ from netoptima.conventions import TrainingDiverged
 from netoptima.dynamics import GD, HeavyBall, HigherMomentum, Nesterov, train_full_batch
 from netoptima.dynamics.train import fit_exponential_rate, fit_power_exponent
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 DT = torch.float64
 
 
@@ -121,10 +123,10 @@ def test_bad_hyperparameters_are_rejected(make, match):
 def test_train_full_batch_records_losses_and_raises_on_divergence():
     model, X, y = problem(4)
     out = train_full_batch(model, X, y, HeavyBall(model.parameters(), 0.05, 0.5), steps=20, record_errors=True)
-    assert out["loss"].shape == (21,) and out["errors"].shape == (21, 10)
-    assert np.allclose(out["loss"], 0.5 * (out["errors"] ** 2).sum(1), rtol=1e-12)
+    assert out.loss.shape == (21,) and out.errors.shape == (21, 10)
+    assert np.allclose(out.loss, 0.5 * (out.errors ** 2).sum(1), rtol=1e-12)
     mse = train_full_batch(model, X, y, GD(model.parameters(), 0.05), steps=0, loss="mse")
-    assert mse["loss"].shape == (1,) and mse["errors"].shape == (2, 10)
+    assert mse.loss.shape == (1,) and mse.errors.shape == (2, 10)
     model, X, y = problem(5)
     with pytest.raises(TrainingDiverged) as info:
         train_full_batch(model, X, y * 1e3, GD(model.parameters(), 50.0), steps=200)

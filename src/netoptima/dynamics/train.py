@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,22 @@ from netoptima.conventions import check_choice, check_finite_loss, check_int, pr
 from netoptima.dynamics._checks import check_unit_rows
 from netoptima.models import TwoLayerReLUNTK
 
-__all__ = ["LOSSES", "fit_exponential_rate", "fit_power_exponent", "train_full_batch"]
+__all__ = ["LOSSES", "FullBatchResult", "fit_exponential_rate", "fit_power_exponent", "train_full_batch"]
 
 LOSSES = ("half_sum", "mse")
+
+
+@dataclass(frozen=True)
+class FullBatchResult:
+    """What :func:`train_full_batch` recorded.
+
+    Attributes:
+        loss: (K + 1,) float64, the loss after 0, 1, …, K updates.
+        errors: float64 errors e = u − y, (K + 1, n) with ``record_errors`` else (2, n) (first and last).
+    """
+
+    loss: np.ndarray
+    errors: np.ndarray
 
 
 def _lr(optimizer: Optimizer) -> float:
@@ -24,7 +38,7 @@ def _lr(optimizer: Optimizer) -> float:
 
 def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimizer, *, steps: int,
                      loss: str = "half_sum", record_errors: bool = False, quiet: bool | None = None,
-                     desc: str = "") -> dict[str, Any]:
+                     desc: str = "") -> FullBatchResult:
     """Run ``steps`` full-batch updates and record the loss before each update and after the last.
 
     Arguments:
@@ -38,13 +52,14 @@ def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimize
         quiet: silence the progress bar.
 
     Returns:
-        ``{"loss": (K + 1,) float64 array, "errors": float64 array of e = u − y, (K + 1, n) with
-        ``record_errors`` else (2, n) (before the first and after the last update)}``; ``loss[k]`` is the
+        :class:`FullBatchResult`: ``loss`` (K + 1,) and ``errors`` (e = u − y, (K + 1, n) with
+        ``record_errors`` else (2, n): before the first and after the last update); ``loss[k]`` is the
         loss after k updates, so the notebook's "loss at epoch E" (computed before that epoch's update) is
         ``loss[E − 1]``.
 
     Raises:
-        TrainingDiverged: when the loss becomes NaN or infinite (names the step and learning rate).
+        TrainingDiverged: when the loss becomes NaN or infinite, or exceeds 1e4 × max(starting loss, 1)
+            (``conventions.check_finite_loss``; names the step and learning rate).
         ValueError: bad ``steps`` / ``loss``, or inputs without unit-norm rows for the theory model
             (``TwoLayerReLUNTK``: the analysis assumes ‖x_i‖ = 1).
     """
@@ -67,7 +82,7 @@ def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimize
     for k in progress(range(steps + 1), desc=desc or "train", total=steps + 1, quiet=quiet):
         optimizer.zero_grad(set_to_none=True)
         value, e = evaluate()
-        history[k] = check_finite_loss(value.detach(), step=k, lr=lr)
+        history[k] = check_finite_loss(value.detach(), step=k, lr=lr, start=history[0] if k else None)
         if record_errors or k in (0, steps):
             kept.append(e.detach().to(torch.float64).cpu())
         if k == steps:
@@ -76,7 +91,7 @@ def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimize
         optimizer.step()
     if not record_errors and len(kept) == 1:  # steps == 0: the first error is also the last
         kept.append(kept[0])
-    return {"loss": history, "errors": torch.stack(kept).numpy()}
+    return FullBatchResult(loss=history, errors=torch.stack(kept).numpy())
 
 
 def _window(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
