@@ -57,7 +57,6 @@ from netoptima.explicit import (
     SoftmaxLM,
     accuracy,
     classifier_loss,
-    classifier_preconditioner,
     classifier_solution,
     compress_contexts,
     context_windows,
@@ -66,11 +65,11 @@ from netoptima.explicit import (
     feature_label_counts,
     lbfgs,
     lm_loss,
-    lm_preconditioner,
     mnist01,
     shakespeare_lm,
     sparse_explicit_solution,
 )
+from netoptima.explicit.optimize import classifier_preconditioner, lm_preconditioner
 from netoptima.sweep import atomic_write_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "explicit_bench.json"

@@ -1,77 +1,193 @@
-"""The five explicit.* claims end to end at smoke scale: verdicts recomputed from the stored numbers, plots."""
+"""The judges of the five explicit.* claims on hand-written data (a world consistent with the paper and one where
+the paper is wrong), plus smoke-scale runs whose method is broken on purpose (the verdict must drop)."""
 
 from __future__ import annotations
 
-import json
-import math
+import torch
 
-import pytest
+from netoptima.claims import discover, run_claim
+from netoptima.explicit.claims import (
+    BETTER,
+    MNIST,
+    NEAR,
+    TOWARD,
+    WARM,
+    judge_better,
+    judge_mnist,
+    judge_near_optimal,
+    judge_toward,
+    judge_warm,
+)
+from netoptima.sweep import Runner
 
-from netoptima.claims import verdict_in_range
-from netoptima.cli import main
-from netoptima.explicit import claims as C
-
-IDS = ["explicit.better_optima", "explicit.lm_near_optimal", "explicit.mnist_no_training",
-       "explicit.random_init_moves_toward", "explicit.warm_start_faster"]
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("explicit-smoke")
-    assert main(["reproduce", "explicit", "--scale", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    return {i: json.loads((out / "claims" / i / "evidence.json").read_text()) | {"_dir": out / "claims" / i}
-            for i in IDS}
-
-
-def test_every_claim_ran_and_plotted(smoke):
-    for ev in smoke.values():
-        assert ev["verdict"] in ("reproduced", "partly", "not reproduced"), ev["detail"]
-        assert ev["artifacts"] and all((ev["_dir"] / a).stat().st_size > 5000 for a in ev["artifacts"])
-        assert "Rule:" in ev["detail"]
+S = "small"
 
 
-def test_lm_near_optimal_verdict_and_numbers(smoke):
-    ev = smoke["explicit.lm_near_optimal"]
-    runs, thr = ev["data"]["runs"], ev["data"]["threshold"]
-    assert len(runs) == len(C.SETTINGS)
-    for r in runs:
-        assert r["explicit"]["train"] < r["uniform"]  # the explicit solution beats log N
-        assert r["gap_train"] > -1e-6  # L-BFGS starts at the explicit solution and never ends above it
-    g_train, g_test = max(ev["data"]["gap_train"].values()), max(ev["data"]["gain_test"].values())
-    want = "not reproduced" if g_test > thr else "reproduced" if g_train <= thr else "partly"
-    assert ev["verdict"] == want
+# --------------------------------------------------------------------------------------------- lm_near_optimal
+def _setting(K, agg, *, explicit=(3.30, 4.50), opt=(3.20, 4.48), warm=(3.25, 4.47), converged=True, drop=0.0):
+    """One LM setting: (train, test) CE of the explicit solution, the L-BFGS optimum and warm Adam (valid = test)."""
+    loss = lambda tr, te: {"train": tr, "valid": te, "test": te}  # noqa: E731
+    return {"context": K, "aggregate": agg, "explicit": loss(*explicit),
+            "explicit_low_smoothing": loss(explicit[0] + 0.05, explicit[1] + 0.1),
+            "optimum": {**loss(*opt), "converged": converged, "last10_drop": drop},
+            "warm_final": loss(*warm), "warm_best": {**loss(*warm), "epoch": 1.0}}
 
 
-def test_random_init_verdict(smoke):
-    ev = smoke["explicit.random_init_moves_toward"]
-    ps = ev["data"]["per_seed"]
-    worst = max(p["ratio"] for p in ps)
-    ok = all(p["rises_before_min"] == 0 and p["dmin"] < p["dmin_control"] for p in ps)
-    assert ev["verdict"] == ("reproduced" if worst <= 0.5 and ok else "partly" if worst <= 0.8 else "not reproduced")
-    assert all(p["d0"] > 0.5 for p in ps)  # a random init is far from the explicit solution
+def test_near_optimal_reproduced_when_optimization_gains_little():
+    s = NEAR[S]
+    j = judge_near_optimal({"runs": [_setting(K, a) for K, a in s.setups]}, s)
+    assert j.verdict == "reproduced", j
 
 
-def test_warm_start_verdict(smoke):
-    ev = smoke["explicit.warm_start_faster"]
-    faster = []
-    for t in ev["data"]["targets"].values():
-        w, c = t["warm_epochs"], t["cold_epochs"]
-        faster.append(w is not None and (c is None or (w < c and t["warm_seconds"] < t["cold_seconds"])))
-    assert ev["verdict"] == ("reproduced" if all(faster) else "partly" if any(faster) else "not reproduced")
-    assert ev["data"]["targets"]["T1 explicit loss"]["warm_epochs"] == 0  # the warm start starts on target
+def test_near_optimal_not_reproduced_when_training_improves_held_out_loss_a_lot():
+    s = NEAR[S]  # a world where the explicit solution is 0.6 nats/token above what training reaches, on test too
+    j = judge_near_optimal({"runs": [_setting(K, a, opt=(2.6, 3.9), warm=(2.7, 3.95)) for K, a in s.setups]}, s)
+    assert j.verdict == "not reproduced", j
 
 
-def test_mnist_verdict_and_accuracy(smoke):
-    ev = smoke["explicit.mnist_no_training"]
-    acc = ev["data"]["explicit"]["explicit"]["test_acc"]
-    assert 0.6 < acc < 0.95  # naive Bayes on 1,000 real MNIST digits: far above chance, below a trained model
-    assert ev["verdict"] == verdict_in_range(acc, *C.MNIST_BAND, partly=C.MNIST_PARTLY)
+def test_near_optimal_partly_for_a_train_gap_or_a_solver_still_moving():
+    s = NEAR[S]
+    overfit = [_setting(K, a, opt=(2.9, 4.49)) for K, a in s.setups]  # fits train better, not test
+    assert judge_near_optimal({"runs": overfit}, s).verdict == "partly"
+    moving = [_setting(K, a, converged=False, drop=0.5) for K, a in s.setups]  # gap may be a stopped solver's
+    assert judge_near_optimal({"runs": moving}, s).verdict == "partly"
+    assert judge_near_optimal({"runs": [_setting(1, "sum")]}, s).verdict == "partly"  # 4 of 5 settings failed
 
 
-def test_better_optima_verdict(smoke):
-    ev = smoke["explicit.better_optima"]
-    d = ev["data"]
-    want = ("reproduced" if d["warm_max"] < d["cold4_min"] else "partly" if d["warm_max"] < d["cold_min"]
-            else "not reproduced")
-    assert ev["verdict"] == want
-    assert math.isfinite(d["d_single"]) and d["d_single"] < 1e-2  # convex: both starts meet (20 L-BFGS iterations)
+# ------------------------------------------------------------------------------------ random_init_moves_toward
+def _cold(seed, dist, ctrl):
+    return {"seed": seed, "curve": [{"epoch": i / 2, "distance": d, "distance_control": c}
+                                    for i, (d, c) in enumerate(zip(dist, ctrl, strict=True))]}
+
+
+def test_toward_reproduced_when_the_distance_halves_and_beats_the_control():
+    s = TOWARD[S]
+    runs = [_cold(k, [1.0, 0.7, 0.5, 0.4], [1.2, 1.0, 0.9, 0.85]) for k in range(s.seeds)]
+    assert judge_toward({"runs": runs}, s).verdict == "reproduced"
+
+
+def test_toward_not_reproduced_when_training_does_not_approach_the_explicit_solution():
+    s = TOWARD[S]
+    runs = [_cold(k, [1.0, 1.0, 1.01, 1.02], [1.2, 1.0, 0.9, 0.85]) for k in range(s.seeds)]
+    assert judge_toward({"runs": runs}, s).verdict == "not reproduced"
+
+
+def test_toward_at_most_partly_when_the_control_is_as_close_or_training_moves_away_again():
+    s = TOWARD[S]  # the distance halves, but to an unrelated target (shuffled text) just as much
+    runs = [_cold(k, [1.0, 0.7, 0.5, 0.4], [1.0, 0.6, 0.4, 0.3]) for k in range(s.seeds)]
+    assert judge_toward({"runs": runs}, s).verdict == "partly"
+    runs = [_cold(k, [1.0, 0.5, 0.4, 0.5], [1.2, 1.0, 0.9, 0.85]) for k in range(s.seeds)]  # passes by, leaves
+    assert judge_toward({"runs": runs}, s).verdict == "partly"
+
+
+# ------------------------------------------------------------------------------------------- warm_start_faster
+def _curve(start, seed, train, dt=0.1):
+    return {"start": start, "seed": seed, "explicit_train": 3.4, "explicit_seconds": 0.01,
+            "curve": [{"epoch": i, "seconds": dt * i, "train": t} for i, t in enumerate(train)]}
+
+
+def _warm_data(warm, cold):
+    return {"warm": [_curve("warm", k, w) for k, w in enumerate(warm)],
+            "cold": [_curve("cold", k, c) for k, c in enumerate(cold)],
+            "optimum": {"train": 3.1, "converged": True}}  # targets 3.25 (q = 0.5) and 3.175 (q = 0.25)
+
+
+def test_warm_reproduced_when_the_warm_start_trains_to_both_targets_first():
+    warm = [[3.4, 3.3, 3.24, 3.2, 3.17]] * 2
+    cold = [[6.0, 4.0, 3.5, 3.3, 3.26], [6.1, 4.2, 3.6, 3.35, 3.27]]
+    assert judge_warm(_warm_data(warm, cold), WARM[S]).verdict == "reproduced"
+
+
+def test_warm_not_reproduced_when_the_cold_start_is_faster():
+    warm = [[3.4, 3.39, 3.38, 3.37, 3.36]] * 2  # the warm start barely moves off the explicit solution
+    cold = [[6.0, 3.2, 3.1, 3.1, 3.1]] * 2
+    assert judge_warm(_warm_data(warm, cold), WARM[S]).verdict == "not reproduced"
+
+
+def test_warm_start_loss_at_step_0_is_not_a_target():
+    """The warm start sits at the explicit loss at step 0; if it never trains below it, nothing was faster."""
+    warm = [[3.4, 3.4, 3.4, 3.4, 3.4]] * 2
+    cold = [[6.0, 5.0, 4.0, 3.6, 3.5]] * 2  # the cold start does not get there either
+    assert judge_warm(_warm_data(warm, cold), WARM[S]).verdict == "not reproduced"
+
+
+# ------------------------------------------------------------------------------------------ mnist_no_training
+def _mnist(acc, fine_tuned, optimum):
+    return {"explicit": {"explicit": {"test_acc": acc, "train_ce": 2.4},
+                         "tempered": {"alpha": 0.1, "train_ce": 0.5},
+                         "warm_adam": {"test_acc": fine_tuned}, "cold_adam": {"test_acc": 0.85}},
+            "optimum": {"test_acc": optimum}}
+
+
+def test_mnist_reproduced_at_82_percent_with_marginal_gains():
+    assert judge_mnist(_mnist(0.82, 0.835, 0.845), MNIST[S]).verdict == "reproduced"
+
+
+def test_mnist_not_reproduced_when_the_untrained_classifier_is_poor():
+    assert judge_mnist(_mnist(0.55, 0.90, 0.92), MNIST[S]).verdict == "not reproduced"
+
+
+def test_mnist_training_that_adds_7_points_is_contrary_evidence():
+    """The small-scale run before the audit: 83.6% untrained, 90.6% after two Adam epochs."""
+    j = judge_mnist(_mnist(0.836, 0.906, 0.917), MNIST[S])
+    assert j.verdict == "partly" and "90.6" in j.detail
+
+
+# ---------------------------------------------------------------------------------------------- better_optima
+def _better(single_explicit, single_random, warm, cold, cold_long, converged=True):
+    s = BETTER[S]
+    single = [{"start": st, "train": v, "converged": converged, "last10_drop": 0.0}
+              for st, v in (("explicit", single_explicit), ("random", single_random))]
+    two = {g: [{"start": g[:4], "train_ce": v, "test_acc": 0.9, "seed": k} for k in range(s.seeds)]
+           for g, v in (("warm", warm), ("cold", cold), ("cold_long", cold_long))}
+    return {"single": single, "two_layer": two}
+
+
+def test_better_reproduced_when_both_models_reach_lower_optima_from_the_explicit_start():
+    assert judge_better(_better(3.0, 3.2, 0.4, 1.0, 0.8), BETTER[S]).verdict == "reproduced"
+
+
+def test_better_not_reproduced_when_backprop_reaches_the_same_or_lower_optima():
+    assert judge_better(_better(3.12, 3.12, 1.0, 0.6, 0.3), BETTER[S]).verdict == "not reproduced"
+
+
+def test_better_single_layer_same_optimum_caps_the_verdict():
+    """The small-scale run before the audit: both single-layer starts end 1e-5 apart, left out of the verdict."""
+    j = judge_better(_better(3.121737, 3.121728, 0.49, 0.97, 0.60), BETTER[S])
+    assert j.verdict == "partly" and "same optimum" in j.measured
+    unsettled = _better(3.0, 3.2, 0.4, 1.0, 0.8, converged=False)  # random start still moving: not evidence
+    for r in unsettled["single"]:
+        r["last10_drop"] = 0.1
+    assert judge_better(unsettled, BETTER[S]).verdict == "partly"
+
+
+# ------------------------------------------------------------------------- the method broken on purpose (smoke)
+def _fresh(tmp_path, name):
+    """A runner with its own runs directory: a broken method must not be served the intact method's records."""
+    return Runner(tmp_path / name, workers=1, quiet=True)
+
+
+def test_noise_instead_of_the_explicit_classifier_drops_the_mnist_verdict(runner, monkeypatch, one_thread, tmp_path):
+    c = discover()["explicit.mnist_no_training"]
+    assert run_claim(c, "smoke", runner).verdict == "reproduced"
+
+    def noise(F, n, **kw):  # same shapes, no information from the statistics
+        g = torch.Generator().manual_seed(1)
+        return torch.randn(F.shape, generator=g, dtype=torch.float64), torch.randn(F.shape[1], generator=g)
+
+    monkeypatch.setattr("netoptima.explicit.experiments.classifier_solution", noise)
+    broken = run_claim(c, "smoke", _fresh(tmp_path, "broken"))
+    assert broken.verdict == "not reproduced", broken.judgement
+
+
+def test_noise_instead_of_the_explicit_lm_solution_drops_the_lm_verdicts(monkeypatch, one_thread, tmp_path):
+    registry = discover()
+
+    def noise(F, **kw):
+        return torch.randn(F.shape, generator=torch.Generator().manual_seed(2), dtype=kw.get("dtype", torch.float32))
+
+    monkeypatch.setattr("netoptima.explicit.experiments.explicit_solution", noise)
+    broken = _fresh(tmp_path, "broken")  # one runs directory: the noisy claims share their cold starts
+    for cid in ("explicit.lm_near_optimal", "explicit.random_init_moves_toward", "explicit.warm_start_faster"):
+        ev = run_claim(registry[cid], "smoke", broken)
+        assert ev.verdict == "not reproduced", (cid, ev.judgement)

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from sklearn.naive_bayes import MultinomialNB
 
 from netoptima.explicit import (
-    ContextCounts,
     SoftmaxClassifier,
     SoftmaxLM,
     classifier_solution,
@@ -20,16 +19,14 @@ from netoptima.explicit import (
     cooccurrence,
     explicit_solution,
     feature_label_counts,
-    fit_alpha,
     lbfgs,
     lm_loss,
-    lm_preconditioner,
-    markov_tokens,
-    one_hot_solution,
-    row_centered_distance,
     sparse_explicit_solution,
-    tempered_solution,
 )
+from netoptima.explicit.data import markov_tokens
+from netoptima.explicit.optimize import lm_preconditioner
+from netoptima.explicit.solutions import fit_alpha, one_hot_solution, row_centered_distance, tempered_solution
+from netoptima.explicit.stats import ContextCounts
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from netoptima.explicit import (
-    ContextCounts,
     SoftmaxLM,
     compress_contexts,
     context_windows,
@@ -15,6 +14,7 @@ from netoptima.explicit import (
     feature_label_counts,
     lm_loss,
 )
+from netoptima.explicit.stats import ContextCounts
 
 
 def dense_XtY(ids: torch.Tensor, vocab: int, K: int, aggregate: str) -> torch.Tensor:

@@ -20,8 +20,8 @@ from netoptima.conventions import check_choice, check_finite_loss, check_int, ch
 from netoptima.explicit.models import SoftmaxLM
 from netoptima.explicit.stats import ContextCounts
 
-__all__ = ["LBFGSResult", "accuracy", "classifier_loss", "classifier_preconditioner", "grad_norm", "lbfgs",
-           "lm_loss", "lm_preconditioner", "train"]
+__all__ = ["LBFGSResult", "TrainResult", "accuracy", "classifier_loss", "classifier_preconditioner", "grad_norm",
+           "lbfgs", "lm_loss", "lm_preconditioner", "train"]
 
 
 def lm_loss(model: SoftmaxLM, data: ContextCounts, *, backward: bool = False, chunk_size: int = 4096) -> float:
@@ -45,6 +45,7 @@ def lm_loss(model: SoftmaxLM, data: ContextCounts, *, backward: bool = False, ch
                          f"(K={data.context}, {data.aggregate}, N={data.vocab})")
     chunk_size = check_int("chunk_size", chunk_size, low=1)
     U, b, M = model.U, model.b, data.n_positions
+    dev = U.device  # the statistics stay where they were built (CPU); each chunk visits the model's device
     if backward:
         for p in model.parameters():
             if p.grad is None:
@@ -56,12 +57,13 @@ def lm_loss(model: SoftmaxLM, data: ContextCounts, *, backward: bool = False, ch
     with torch.no_grad():
         for k in range(len(starts) - 1):
             c0, c1, p0, p1 = starts[k], starts[k + 1], bounds[k], bounds[k + 1]
-            rows = model.rows(data.contexts[c0:c1])  # (c, K)
+            rows = model.rows(data.contexts[c0:c1].to(dev))  # (c, K)
             z = F.embedding_bag(rows, U, mode="sum")  # (c, N)
             if b is not None:
                 z += b
-            pc, pt = data.pair_context[p0:p1] - c0, data.pair_target[p0:p1]  # (p,) observed (context, target)
-            n_c, n_p = data.context_counts[c0:c1].to(z.dtype), data.pair_counts[p0:p1].to(z.dtype)
+            pc, pt = (data.pair_context[p0:p1] - c0).to(dev), data.pair_target[p0:p1].to(dev)  # (p,) observed pairs
+            n_c = data.context_counts[c0:c1].to(dev, z.dtype)
+            n_p = data.pair_counts[p0:p1].to(dev, z.dtype)
             hit = z[pc, pt]  # (p,) logits of the observed targets, read before z is overwritten
             zmax = z.max(dim=1, keepdim=True).values  # (c, 1)
             E = z.sub_(zmax).exp_()  # (c, N) exp(z − max), in place
@@ -82,10 +84,11 @@ def classifier_loss(model: nn.Module, x: Tensor, y: Tensor, *, backward: bool = 
                     chunk_size: int = 16384) -> float:
     """Mean cross-entropy of a classifier on ``(x, y)``; optionally accumulates ∇ into ``.grad``."""
     chunk_size = check_int("chunk_size", chunk_size, low=1)
+    dev = _device_of(model)
     total = 0.0
     for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True):
         with torch.set_grad_enabled(backward):
-            part = F.cross_entropy(model(xs), ys, reduction="sum") / x.shape[0]
+            part = F.cross_entropy(model(xs.to(dev)), ys.to(dev), reduction="sum") / x.shape[0]
             if backward:
                 part.backward()
         total += float(part.detach())
@@ -95,9 +98,22 @@ def classifier_loss(model: nn.Module, x: Tensor, y: Tensor, *, backward: bool = 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 16384) -> float:
     """Fraction of ``x`` whose arg-max logit is the label ``y``."""
-    hits = sum(int((model(xs).argmax(1) == ys).sum()) for xs, ys in zip(x.split(chunk_size), y.split(chunk_size),
-                                                                          strict=True))
+    dev = _device_of(model)
+    hits = sum(int((model(xs.to(dev)).argmax(1) == ys.to(dev)).sum())
+               for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True))
     return hits / x.shape[0]
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _place(model: nn.Module, device: str | torch.device, dtype: torch.dtype | None) -> None:
+    """Move ``model`` to ``device`` (and ``dtype`` when given) in place, validating both."""
+    check_choice("dtype", dtype, [None, torch.float32, torch.float64])
+    model.to(device=torch.device(device))
+    if dtype is not None:
+        model.to(dtype=dtype)
 
 
 def grad_norm(model: nn.Module, objective: Callable[[bool], float]) -> tuple[float, float]:
@@ -109,7 +125,7 @@ def grad_norm(model: nn.Module, objective: Callable[[bool], float]) -> tuple[flo
     return loss, float(g.norm())
 
 
-@dataclass
+@dataclass(frozen=True)
 class LBFGSResult:
     """Outcome of :func:`lbfgs`: final loss, gradient norms (2 and ∞), iterations, evaluations, seconds."""
 
@@ -127,13 +143,15 @@ class LBFGSResult:
 
 def lbfgs(model: nn.Module, objective: Callable[[bool], float], *, grad_tol: float = 1e-5, max_iter: int = 500,
           history: int = 20, scale: dict[str, Tensor] | None = None,
-          on_iter: Callable[[int, float], None] | None = None) -> LBFGSResult:
+          on_iter: Callable[[int, float], None] | None = None, device: str | torch.device = "cpu",
+          dtype: torch.dtype | None = None) -> LBFGSResult:
     """Full-batch L-BFGS (strong Wolfe line search) until max |∂L/∂θ| ≤ ``grad_tol`` (spec A.2 "convex").
 
     Arguments:
-        model: its parameters are optimised in place.
+        model: its parameters are optimised in place (after moving it to ``device`` / ``dtype``).
         objective: ``objective(backward) -> loss``, the full-batch loss; with ``backward=True`` it must
-            accumulate the gradient into ``.grad`` (e.g. ``lambda b: lm_loss(model, data, backward=b)``).
+            accumulate the gradient into ``.grad`` (e.g. ``lambda b: lm_loss(model, data, backward=b)``;
+            :func:`lm_loss` and :func:`classifier_loss` bring their data to the model's device chunk by chunk).
         grad_tol: stop when the largest gradient entry is ≤ this (torch's ``tolerance_grad``).
         max_iter: iteration cap.
         history: L-BFGS memory.
@@ -141,22 +159,25 @@ def lbfgs(model: nn.Module, objective: Callable[[bool], float], *, grad_tol: flo
             (S broadcastable to θ, positive). It changes the path, not the optimum; ``grad_tol`` and the
             reported gradient are always in the original parameters θ.
         on_iter: called as ``on_iter(evaluation, loss)`` after every function evaluation (for curves).
+        device: where the model is optimised.
+        dtype: parameter dtype (``None`` keeps the model's).
 
     Returns:
         :class:`LBFGSResult`; ``converged`` is whether the gradient tolerance was met.
 
     Raises:
-        TrainingDiverged: the loss became non-finite.
+        TrainingDiverged: the loss became non-finite, or 1e4 × above the starting loss.
     """
     grad_tol = check_positive("grad_tol", grad_tol)
     max_iter = check_int("max_iter", max_iter, low=1)
+    _place(model, device, dtype)
     named = {n: p for n, p in model.named_parameters() if p.requires_grad}
     params = list(named.values())
     scale = dict(scale or {})
     unknown = set(scale) - set(named)
     if unknown:
         raise ValueError(f"scale names unknown parameters {sorted(unknown)}; parameters: {sorted(named)}")
-    S = [None if scale.get(n) is None else scale[n].to(p.dtype).expand_as(p) for n, p in named.items()]
+    S = [None if scale.get(n) is None else scale[n].to(p.device, p.dtype).expand_as(p) for n, p in named.items()]
     for n, s in zip(named, S, strict=True):
         if s is not None and not bool((s > 0).all()):
             raise ValueError(f"scale[{n!r}] must be positive everywhere")
@@ -167,15 +188,16 @@ def lbfgs(model: nn.Module, objective: Callable[[bool], float], *, grad_tol: flo
     opt = torch.optim.LBFGS(phi, lr=1.0, max_iter=max_iter, max_eval=2 * max_iter,
                             tolerance_grad=grad_tol if not scale else 0.0, tolerance_change=1e-14,
                             history_size=history, line_search_fn="strong_wolfe")
-    evals, gmax = 0, float("inf")
+    evals, gmax, start = 0, float("inf"), None
 
     def closure() -> Tensor:
-        nonlocal evals, gmax
+        nonlocal evals, gmax, start
         with torch.no_grad():
             for p, v, s in zip(params, phi, S, strict=True):
                 p.copy_(v if s is None else v * s)
         model.zero_grad(set_to_none=False)
-        loss = check_finite_loss(objective(True), step=evals, lr=1.0)
+        loss = check_finite_loss(objective(True), step=evals, lr=1.0, start=start)
+        start = loss if start is None else start
         gmax = max(float(p.grad.abs().max()) for p in params)
         for p, v, s in zip(params, phi, S, strict=True):
             v.grad = p.grad.clone() if s is None else p.grad * s  # chain rule: ∂L/∂φ = S ⊙ ∂L/∂θ
@@ -227,50 +249,82 @@ def classifier_preconditioner(x: Tensor, n_classes: int) -> dict[str, Tensor]:
     return {"W": S_W, "b": torch.full((C,), (1.0 / (p + 1e-3)) ** 0.5, dtype=torch.float64)}
 
 
-def train(model: nn.Module, inputs: Tensor, targets: Tensor, *, optimizer: str = "adam", lr: float = 1e-2,
-          epochs: float = 1.0, batch_size: int = 1024, momentum: float = 0.0, seed: int = 0,
-          evaluate: Callable[[], dict[str, float]] | None = None, evals_per_epoch: int = 1,
-          stop: Callable[[dict[str, float]], bool] | None = None, desc: str = "train",
-          quiet: bool | None = None) -> list[dict[str, float]]:
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes:
+        curve: the records ``{"epoch", "step", "seconds" (training time, evaluation excluded), "batch_loss",
+            **evaluate()}``, taken before training and every ``eval_every`` steps.
+        steps: optimizer steps taken (fewer than asked when ``stop`` fired).
+        steps_per_epoch: minibatches per pass over the data.
+        seconds: training time, evaluation excluded.
+        batch_loss: the last minibatch loss.
+    """
+
+    curve: tuple[dict[str, float], ...]
+    steps: int
+    steps_per_epoch: int
+    seconds: float
+    batch_loss: float
+
+
+def train(model: nn.Module, inputs: Tensor, targets: Tensor, *, lr: float, steps: int | None = None,
+          epochs: float | None = None, batch_size: int = 1024, optimizer: str = "adam", momentum: float = 0.0,
+          seed: int = 0, evaluate: Callable[[], dict[str, float]] | None = None, eval_every: int | None = None,
+          evals_per_epoch: int | None = None, stop: Callable[[dict[str, float]], bool] | None = None,
+          device: str | torch.device = "cpu", dtype: torch.dtype | None = None, desc: str = "train",
+          quiet: bool | None = None) -> TrainResult:
     """Minibatch backpropagation (Adam or SGD) on the mean cross-entropy, recording a curve (spec A.6).
 
     Arguments:
-        model: maps ``inputs[idx]`` to logits; trained in place.
-        inputs: ``(M, ...)`` model inputs (context ids or features); targets ``(M,)`` labels.
-        optimizer: ``"adam"`` or ``"sgd"``.
+        model: maps ``inputs[idx]`` to logits; moved to ``device`` / ``dtype`` and trained in place.
+        inputs: ``(M, ...)`` model inputs (context ids or features); targets ``(M,)`` labels. They stay where
+            they are; each minibatch is moved to ``device`` (floating inputs also to the model's dtype).
         lr: learning rate > 0.
-        epochs: passes over the data (fractional allowed).
+        steps: optimizer steps; or give ``epochs`` (passes over the data, fractional allowed), converted here
+            to ``round(epochs · ceil(M / batch_size))`` steps (at least 1). Exactly one of the two.
         batch_size: positions per step.
+        optimizer: ``"adam"`` or ``"sgd"``.
         momentum: SGD momentum in [0, 1).
         seed: shuffling seed.
-        evaluate: called before training and ``evals_per_epoch`` times per epoch; its dict is recorded.
-        evals_per_epoch: evaluations per epoch (≥ 1).
+        evaluate: called before training and every ``eval_every`` steps (and after the last); its dict is
+            recorded.
+        eval_every: steps between evaluations; or ``evals_per_epoch`` (default 1 per epoch).
         stop: stop early once ``stop(record)`` is true.
+        device: where the model trains.
+        dtype: parameter dtype (``None`` keeps the model's).
         desc, quiet: progress bar label / silence.
 
     Returns:
-        Records ``{"epoch", "step", "seconds" (training time, evaluation excluded), "batch_loss", **evaluate()}``.
+        :class:`TrainResult`.
 
     Raises:
-        TrainingDiverged: a minibatch loss became non-finite.
+        TrainingDiverged: a minibatch loss became non-finite or 1e4 × above the first minibatch's loss.
     """
     check_choice("optimizer", optimizer, ("adam", "sgd"))
     lr = check_positive("lr", lr)
-    epochs = check_positive("epochs", epochs)
     batch_size = check_int("batch_size", batch_size, low=1)
-    evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1)
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     M = inputs.shape[0]
     steps_per_epoch = -(-M // batch_size)
-    total = max(1, round(epochs * steps_per_epoch))
-    every = max(1, steps_per_epoch // evals_per_epoch)
+    if (steps is None) == (epochs is None):
+        raise ValueError(f"give exactly one of steps and epochs, got steps={steps!r}, epochs={epochs!r}")
+    total = (check_int("steps", steps, low=1) if steps is not None
+             else max(1, round(check_positive("epochs", epochs) * steps_per_epoch)))
+    if eval_every is not None and evals_per_epoch is not None:
+        raise ValueError("give at most one of eval_every and evals_per_epoch")
+    every = (check_int("eval_every", eval_every, low=1) if eval_every is not None
+             else max(1, steps_per_epoch // check_int("evals_per_epoch", evals_per_epoch or 1, low=1)))
+    _place(model, device, dtype)
+    dev, wdtype = _device_of(model), next(model.parameters()).dtype
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.Adam(params, lr=lr) if optimizer == "adam"
            else torch.optim.SGD(params, lr=lr, momentum=momentum))
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    seconds, batch_loss = 0.0, float("nan")
+    seconds, batch_loss, start, done = 0.0, float("nan"), None, 0
 
     def record(step: int) -> bool:
         rec = {"epoch": step / steps_per_epoch, "step": step, "seconds": seconds, "batch_loss": batch_loss}
@@ -279,21 +333,23 @@ def train(model: nn.Module, inputs: Tensor, targets: Tensor, *, optimizer: str =
         history.append(rec)
         return stop is not None and stop(rec)
 
-    if record(0):
-        return history
-    order = torch.randperm(M, generator=gen)
-    for step in progress(range(1, total + 1), desc=desc, total=total, quiet=quiet):
-        t0 = time.perf_counter()
-        pos = (step - 1) % steps_per_epoch
-        if pos == 0 and step > 1:
-            order = torch.randperm(M, generator=gen)
-        idx = order[pos * batch_size: (pos + 1) * batch_size]
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(inputs[idx]), targets[idx])
-        loss.backward()
-        opt.step()
-        batch_loss = check_finite_loss(loss.detach(), step=step, lr=lr)
-        seconds += time.perf_counter() - t0
-        if (step % every == 0 or step == total) and record(step):
-            break
-    return history
+    if not record(0):
+        order = torch.randperm(M, generator=gen)
+        for step in progress(range(1, total + 1), desc=desc, total=total, quiet=quiet):
+            t0 = time.perf_counter()
+            pos = (step - 1) % steps_per_epoch
+            if pos == 0 and step > 1:
+                order = torch.randperm(M, generator=gen)
+            idx = order[pos * batch_size: (pos + 1) * batch_size]
+            xb = inputs[idx].to(dev, wdtype) if inputs.is_floating_point() else inputs[idx].to(dev)
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(xb), targets[idx].to(dev))
+            loss.backward()
+            opt.step()
+            batch_loss = check_finite_loss(loss.detach(), step=step, lr=lr, start=start)
+            start = batch_loss if start is None else start
+            seconds += time.perf_counter() - t0
+            done = step
+            if (step % every == 0 or step == total) and record(step):
+                break
+    return TrainResult(tuple(history), done, steps_per_epoch, seconds, batch_loss)
