@@ -11,20 +11,17 @@ from netoptima.deq import (
     function_space_preconditioner,
     lambda_min_UtU,
     loss_value,
-    shallow_square_grad,
     trust_region_step,
 )
-from netoptima.deq.claims import synthetic
+from netoptima.deq.analysis import shallow_square_grad
+from netoptima.deq.data import synthetic
 
 F64 = torch.float64
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_thread):
+    """Tiny matrices: one torch thread (the shared fixture, restored after)."""
 
 
 def model(normalize="column", seed=0, d=5, k=3, a_std=1.0):

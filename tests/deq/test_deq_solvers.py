@@ -13,12 +13,8 @@ F64 = torch.float64
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: on a shared 2-core machine torch's thread hand-offs cost more than the maths
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_thread):
+    """Tiny matrices: one torch thread (the shared fixture, restored after)."""
 
 
 def problem(m: int, n: int, *, seed: int = 0, a_std: float = 1.0, normalize: str = "column"):

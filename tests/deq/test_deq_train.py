@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,26 +13,22 @@ from netoptima.conventions import TrainingDiverged
 from netoptima.deq import (
     DEQLinear,
     Trajectory,
-    lambda_min_gram,
     lambda_min_UtU,
     linear_optimum,
     loss_value,
-    rate_check,
     stochastic,
     train_deq,
+    train_params,
 )
-from netoptima.deq.claims import synthetic
+from netoptima.deq.data import synthetic
+from netoptima.deq.train import lambda_min_gram, rate_check
 
 F64 = torch.float64
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: on a shared 2-core machine torch's thread hand-offs cost more than the maths
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_thread):
+    """Tiny matrices: one torch thread (the shared fixture, restored after)."""
 
 
 def test_least_squares_optimum_matches_numpy():
@@ -161,3 +158,18 @@ def test_train_deq_validates_arguments():
         train_deq(net, X, Y, loss="hinge", lr=0.1, steps=1)
     with pytest.raises(ValueError, match="square loss needs Y"):
         train_deq(net, X, Y[:, :1], lr=0.1, steps=1)
+
+
+def test_trainer_contract_frozen_result_and_blow_up():
+    X, Y = synthetic(0, 4, 2, 20, "square")
+    net = DEQLinear(4, 2, gamma=0.8, generator=torch.Generator().manual_seed(0), dtype=F64)
+    traj = train_deq(net, X, Y, steps=3, lr=0.01, device="cpu", dtype=F64, quiet=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        traj.lr = 1.0  # type: ignore[misc]
+    assert len(traj.loss) == 3 and isinstance(traj.loss, tuple)
+    # a finite blow-up (not NaN) past 1e4 × the starting loss is divergence too: check_finite_loss(start=)
+    w = torch.ones(1, dtype=F64, requires_grad=True)
+    with pytest.raises(TrainingDiverged, match="starting loss"):
+        train_params([w], lambda: (w * 10.0).pow(2).sum(), steps=50, lr=1.0, quiet=True)
+    with pytest.raises(TypeError):
+        train_deq(net, X, Y, 3, 0.01)  # steps and lr are keyword-only

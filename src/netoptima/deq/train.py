@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,8 +29,8 @@ from netoptima.conventions import check_choice, check_finite_loss, check_int, ch
 from netoptima.deq.model import DEQLinear
 
 __all__ = [
-    "LOSSES", "LinearOptimum", "Trajectory", "lambda_min_gram", "lambda_min_UtU", "linear_optimum", "loss_value",
-    "rate_check", "train_deq", "train_params",
+    "GDResult", "LOSSES", "LinearOptimum", "Trajectory", "lambda_min_gram", "lambda_min_UtU", "linear_optimum",
+    "loss_value", "rate_check", "train_deq", "train_params",
 ]
 
 LOSSES = ("square", "cross_entropy")
@@ -100,7 +100,8 @@ class LinearOptimum:
     iterations: int = 0
 
 
-def linear_optimum(Phi: Tensor, Y: Tensor, *, loss: str, max_iter: int = 100) -> LinearOptimum:
+def linear_optimum(Phi: Tensor, Y: Tensor, *, loss: str, max_iter: int = 100, device: str | torch.device | None = None,
+                   dtype: torch.dtype = torch.float64) -> LinearOptimum:
     """L* = min_W (1/n) Σ ℓ(Wφ_i, y_i): closed-form least squares, or damped Newton for cross-entropy.
 
     Arguments:
@@ -108,20 +109,24 @@ def linear_optimum(Phi: Tensor, Y: Tensor, *, loss: str, max_iter: int = 100) ->
         Y: (n, k) targets, or (n,) class indices for cross-entropy (then k = max index + 1).
         loss: ``"square"`` or ``"cross_entropy"``.
         max_iter: Newton iterations for cross-entropy.
+        device: where to solve (``None``: Phi's device); dtype: the precision (float64 by default: L* must be
+            exact far below the 1e-8 gaps the rate checks look at).
 
     Returns:
-        :class:`LinearOptimum` computed in float64.
+        :class:`LinearOptimum` computed in ``dtype`` on ``device``.
     """
     check_choice("loss", loss, LOSSES)
     check_int("max_iter", max_iter, low=1)
-    Phi = Phi.to(torch.float64)
+    check_choice("dtype", dtype, [torch.float32, torch.float64])
+    Phi = Phi.to(device=device or Phi.device, dtype=dtype)
+    Y = Y.to(Phi.device)
     if Y.shape[0] != Phi.shape[0]:
         raise ValueError(f"Phi has {Phi.shape[0]} rows but Y has {Y.shape[0]}; they must match (one per sample)")
     if loss == "square":
-        Yd = Y.to(torch.float64)
+        Yd = Y.to(dtype)
         W = (torch.linalg.pinv(Phi) @ Yd).T  # (k, m): minimum-norm least squares W* = YΦ⁺
         return LinearOptimum(W, float(loss_value(Phi @ W.T, Yd, loss="square")), True)
-    Yd = F.one_hot(Y, int(Y.max()) + 1).to(torch.float64) if Y.ndim == 1 else Y.to(torch.float64)
+    Yd = F.one_hot(Y, int(Y.max()) + 1).to(dtype) if Y.ndim == 1 else Y.to(dtype)
     return _newton_cross_entropy(Phi, Yd, max_iter)
 
 
@@ -129,16 +134,16 @@ def _newton_cross_entropy(Phi: Tensor, Y: Tensor, max_iter: int) -> LinearOptimu
     """Newton with Armijo backtracking on the first k − 1 rows of W (last row fixed at 0 removes the gauge)."""
     n, m = Phi.shape
     k = Y.shape[1]
-    V = torch.zeros(k - 1, m, dtype=torch.float64)  # free rows
+    V = torch.zeros(k - 1, m, dtype=Phi.dtype, device=Phi.device)  # free rows
 
     def f(V: Tensor) -> Tensor:
-        logits = torch.cat([Phi @ V.T, torch.zeros(n, 1, dtype=torch.float64)], dim=1)  # (n, k)
+        logits = torch.cat([Phi @ V.T, torch.zeros(n, 1, dtype=Phi.dtype, device=Phi.device)], dim=1)  # (n, k)
         return loss_value(logits, Y, loss="cross_entropy")
 
     value = float(f(V))
     steps = 0
     for _ in range(max_iter):
-        logits = torch.cat([Phi @ V.T, torch.zeros(n, 1, dtype=torch.float64)], dim=1)
+        logits = torch.cat([Phi @ V.T, torch.zeros(n, 1, dtype=Phi.dtype, device=Phi.device)], dim=1)
         P = torch.softmax(logits, dim=1)[:, :-1]  # (n, k−1)
         G = (P - Y[:, :-1]).T @ Phi / n  # (k−1, m) gradient
         # Hessian blocks H[(a,j),(b,l)] = (1/n) Σ_i (δ_ab p_ia − p_ia p_ib) φ_ij φ_il
@@ -146,7 +151,7 @@ def _newton_cross_entropy(Phi: Tensor, Y: Tensor, max_iter: int) -> LinearOptimu
         H = torch.einsum("iab,ij,il->ajbl", D, Phi, Phi).reshape((k - 1) * m, (k - 1) * m) / n
         g = G.reshape(-1)
         ridge = 1e-14 * float(H.diagonal().max())
-        step = -torch.linalg.solve(H + ridge * torch.eye(H.shape[0], dtype=torch.float64), g)
+        step = -torch.linalg.solve(H + ridge * torch.eye(H.shape[0], dtype=Phi.dtype, device=Phi.device), g)
         decrement = float(-(g @ step))  # Newton decrement²: ≈ 2(L − L*) near the optimum
         if decrement < 1e-24 or float(g.norm()) < 1e-14:
             break
@@ -160,7 +165,7 @@ def _newton_cross_entropy(Phi: Tensor, Y: Tensor, max_iter: int) -> LinearOptimu
         else:
             break  # no decrease left at float precision: we are at the optimum's rounding floor
         V, value, steps = cand, new, steps + 1
-    W = torch.cat([V, torch.zeros(1, m, dtype=torch.float64)])
+    W = torch.cat([V, torch.zeros(1, m, dtype=Phi.dtype, device=Phi.device)])
     hard = bool(torch.all((Y == 0) | (Y == 1)))
     if hard and bool(torch.all((Phi @ W.T).argmax(1) == Y.argmax(1))):
         # every sample is classified correctly, so scaling W up drives the loss to 0: inf L = 0, not attained
@@ -173,11 +178,11 @@ def _ce_grad(Phi: Tensor, Y: Tensor, W: Tensor) -> Tensor:
     return (torch.softmax(Phi @ W.T, dim=1) - Y).T @ Phi / Phi.shape[0]  # (k, m)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trajectory:
-    """Per-step record of a training run (spec B.8 checks 3-5).
+    """Per-step record of a training run (spec B.8 checks 3-5); the result of :func:`train_deq`.
 
-    Every list has one entry per recorded step t (the parameters *before* update t):
+    Every tuple has one entry per recorded step t (the parameters *before* update t):
 
     Arguments:
         loss: L_t.
@@ -191,82 +196,120 @@ class Trajectory:
         lr: the step size η.
     """
 
-    loss: list[float] = field(default_factory=list)
-    gap: list[float] = field(default_factory=list)
-    grad_sq: list[float] = field(default_factory=list)
-    lambda_U: list[float] = field(default_factory=list)
-    sigma_norm: list[float] = field(default_factory=list)
-    rate_bound: list[float] = field(default_factory=list)
-    steps: list[int] = field(default_factory=list)
+    loss: tuple[float, ...] = ()
+    gap: tuple[float, ...] = ()
+    grad_sq: tuple[float, ...] = ()
+    lambda_U: tuple[float, ...] = ()
+    sigma_norm: tuple[float, ...] = ()
+    rate_bound: tuple[float, ...] = ()
+    steps: tuple[int, ...] = ()
     lambda_K: float = math.nan
     lr: float = math.nan
 
     def as_dict(self) -> dict[str, object]:
         """The record as a JSON-able dict of lists and floats."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in
+                ((k, getattr(self, k)) for k in self.__dataclass_fields__)}
 
 
-def train_params(params: list[Tensor], loss_fn: Callable[[], Tensor], *, lr: float, steps: int,
-                 on_step: Callable[[int, Tensor, list[Tensor]], None] | None = None, desc: str = "gd",
-                 quiet: bool | None = None) -> list[float]:
+@dataclass(frozen=True)
+class GDResult:
+    """What :func:`train_params` did: the loss before each update."""
+
+    losses: tuple[float, ...]
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+
+def _place(device: str | torch.device | None, dtype: torch.dtype | None) -> None:
+    if dtype is not None:
+        check_choice("dtype", dtype, [torch.float32, torch.float64])
+    if device is not None:
+        torch.device(device)  # a bad device string raises here, naming it
+
+
+def train_params(params: list[Tensor], loss_fn: Callable[[], Tensor], *, steps: int, lr: float,
+                 device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                 quiet: bool | None = None, on_step: Callable[[int, Tensor, list[Tensor]], None] | None = None,
+                 desc: str = "gd") -> GDResult:
     """Full-batch gradient descent θ ← θ − η∇L(θ) on leaf tensors (the Euler discretisation of the flow).
 
     Arguments:
-        params: leaf tensors with ``requires_grad``, updated in place.
+        params: leaf tensors with ``requires_grad``, updated in place (moved to ``device`` / ``dtype`` first
+            when those are given; ``loss_fn`` must then build its data there too).
         loss_fn: returns the loss at the current parameters.
-        lr: η > 0.
-        steps: number of updates.
+        steps: number of updates; lr: η > 0.
+        device, dtype: where the parameters live (``None``: leave them).
+        quiet: silence the progress bar.
         on_step: called as ``on_step(t, loss, grads)`` before update t (for recording).
-        desc, quiet: progress bar.
 
     Returns:
-        The loss before each update.
+        :class:`GDResult` with the loss before each update.
 
     Raises:
-        TrainingDiverged: the loss became non-finite.
+        TrainingDiverged: the loss became non-finite or blew up (``check_finite_loss`` against the first loss).
     """
     lr = check_positive("lr", lr)
     steps = check_int("steps", steps, low=0)
-    losses = []
+    _place(device, dtype)
+    if device is not None or dtype is not None:
+        with torch.no_grad():
+            for p in params:
+                p.data = p.data.to(device=device or p.device, dtype=dtype or p.dtype)
+    losses: list[float] = []
     for t in progress(range(steps), desc=desc, total=steps, quiet=quiet):
         loss = loss_fn()
-        losses.append(check_finite_loss(loss.detach(), step=t, lr=lr))
+        losses.append(check_finite_loss(loss.detach(), step=t, lr=lr, start=losses[0] if losses else None))
         grads = torch.autograd.grad(loss, params)
         if on_step is not None:
             on_step(t, loss.detach(), list(grads))
         with torch.no_grad():
             for p, g in zip(params, grads, strict=True):
                 p.sub_(lr * g)
-    return losses
+    return GDResult(tuple(losses))
 
 
-def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, loss: str = "square", lr: float, steps: int,
-              L_star: float | None = None, record_every: int = 1, stop_gap: float | None = None,
-              quiet: bool | None = None) -> Trajectory:
+def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, steps: int, lr: float, loss: str = "square",
+              device: str | torch.device | None = None, dtype: torch.dtype | None = None, quiet: bool | None = None,
+              L_star: float | None = None, record_every: int = 1, stop_gap: float | None = None) -> Trajectory:
     """Gradient descent on (A, B) of a :class:`DEQLinear`, recording the quantities of the rate theorem (spec B.5).
 
     The outputs are computed as φ(X)Wᵀ with W = BU from :meth:`DEQLinear.weight` (one m × m implicit solve per
     step whatever n; identical to ``model(X)``, which the tests check).
 
     Arguments:
-        model: the model, trained in place.
+        model: the model, trained in place (moved to ``device`` / ``dtype`` when given).
         X: (n, d) inputs; Y: targets for :func:`loss_value`.
+        steps: maximum number of updates; lr: step size η.
         loss: ``"square"`` or ``"cross_entropy"``.
-        lr: step size η; steps: maximum number of updates.
+        device, dtype: where to train (``None``: where the model is).
+        quiet: silence the progress bar.
         L_star: the global optimum L* (from :func:`linear_optimum`) to record L − L*.
         record_every: record λ_min(UᵀU) and ‖σ(A)‖₂ every this many steps (an m × m SVD each).
         stop_gap: stop once L − L* ≤ stop_gap (needs ``L_star``).
 
     Returns:
         :class:`Trajectory`.
+
+    Raises:
+        TrainingDiverged: the loss became non-finite or blew up.
     """
     check_choice("loss", loss, LOSSES)
     record_every = check_int("record_every", record_every, low=1)
     steps = check_int("steps", steps, low=0)
     lr = check_positive("lr", lr)
+    _place(device, dtype)
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    X = X.to(device=model.A.device)
+    Y = Y.to(device=model.A.device)
     Phi = model.features(X).detach()  # (n, m), fixed
     Y = Y.to(Phi.dtype) if Y.is_floating_point() else Y
-    traj = Trajectory(lambda_K=lambda_min_gram(Phi), lr=lr)
+    lambda_K = lambda_min_gram(Phi)
+    rec: dict[str, list[float]] = {k: [] for k in ("loss", "gap", "grad_sq", "lambda_U", "sigma_norm", "rate_bound",
+                                                    "steps")}
     eye = torch.eye(model.width, dtype=model.A.dtype, device=model.A.device)
 
     def loss_fn() -> Tensor:
@@ -278,20 +321,20 @@ def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, loss: str = "square", l
     def on_step(t: int, L: Tensor, grads: list[Tensor]) -> None:
         value = float(L)
         gap = value - L_star if L_star is not None else math.nan
-        traj.steps.append(t)
-        traj.loss.append(value)
-        traj.gap.append(gap)
-        traj.grad_sq.append(float(sum(g.pow(2).sum() for g in grads)))
+        rec["steps"].append(t)
+        rec["loss"].append(value)
+        rec["gap"].append(gap)
+        rec["grad_sq"].append(float(sum(g.pow(2).sum() for g in grads)))
         if t % record_every == 0:
             with torch.no_grad():
                 S = model.sigma()
                 lam_U = 1.0 / float(torch.linalg.matrix_norm(eye - model.gamma * S, ord=2)) ** 2
-                traj.sigma_norm.append(float(torch.linalg.matrix_norm(S, ord=2)))
+                rec["sigma_norm"].append(float(torch.linalg.matrix_norm(S, ord=2)))
         else:
             lam_U = math.nan
-            traj.sigma_norm.append(math.nan)
-        traj.lambda_U.append(lam_U)
-        traj.rate_bound.append(2 * traj.lambda_K * lam_U if loss == "square" else math.nan)
+            rec["sigma_norm"].append(math.nan)
+        rec["lambda_U"].append(lam_U)
+        rec["rate_bound"].append(2 * lambda_K * lam_U if loss == "square" else math.nan)
         if stop_gap is not None and L_star is not None and gap <= stop_gap:
             raise _Stop
 
@@ -299,7 +342,7 @@ def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, loss: str = "square", l
         train_params([model.A, model.B], loss_fn, lr=lr, steps=steps, on_step=on_step, desc="deq gd", quiet=quiet)
     except _Stop:
         pass
-    return traj
+    return Trajectory(**{k: tuple(v) for k, v in rec.items()}, lambda_K=lambda_K, lr=lr)
 
 
 def rate_check(traj: Trajectory, *, floor: float = 1e-8) -> dict[str, float | int | bool]:
@@ -316,9 +359,11 @@ def rate_check(traj: Trajectory, *, floor: float = 1e-8) -> dict[str, float | in
 
     Returns:
         ``{"steps_checked", "flow_ok", "gd_ok", "cumulative_ok", "min_flow_ratio", "min_gd_ratio",
-        "min_raw_ratio", "log_gap", "log_bound", "max_step_term", "measured_rate", "bound_rate"}`` where the
+        "min_raw_ratio", "log_gap", "log_bound", "log_bound_raw", "max_step_term", "measured_rate",
+        "bound_rate"}`` where the
         ratios are measured/bound (≥ 1 passes), ``min_raw_ratio`` is r_t/bound_t without the step term,
-        ``measured_rate`` = −log-gap/(η T) and ``bound_rate`` the mean bound over the checked steps.
+        ``log_bound_raw`` = −η Σ_t bound_t (the flow bound without the step term), ``measured_rate`` =
+        −log-gap/(η T) and ``bound_rate`` the mean bound over the checked steps.
     """
     eta = traj.lr
     gap = np.asarray(traj.gap, dtype=float)
@@ -347,6 +392,7 @@ def rate_check(traj: Trajectory, *, floor: float = 1e-8) -> dict[str, float | in
         "min_raw_ratio": float((r / bound[i]).min()),
         "log_gap": log_gap,
         "log_bound": log_bound,
+        "log_bound_raw": float(-eta * np.sum(bound[i])),
         "max_step_term": float((eta * beta_hat / 2).max()),
         "measured_rate": float(-log_gap / (eta * i.size)),
         "bound_rate": float(bound[i].mean()),
