@@ -35,9 +35,8 @@ from typing import Any
 
 import torch
 
-from netoptima.mup import MLP, coord_check
-from netoptima.mup.mup_twin import mup_twin
-from netoptima.mup.training import load_images
+from netoptima.conventions import torch_threads
+from netoptima.mup import MLP, coord_check, load_images, mup_twin
 from netoptima.sweep import atomic_write_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "parametrization_coord_check.json"
@@ -48,7 +47,7 @@ STEPS, LR, BATCH, BASE, DEPTH = 3, 0.1, 64, 64, 3
 
 def ours(parametrization: str, widths: list[int], X: torch.Tensor, y: torch.Tensor) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    recs = coord_check(parametrization, widths, STEPS, depth=DEPTH, lr=LR, data=(X, y), base_width=BASE)
+    recs = coord_check(parametrization, widths, steps=STEPS, depth=DEPTH, lr=LR, data=(X, y), base_width=BASE)
     seconds = time.perf_counter() - t0
     return seconds, {(r["width"], r["layer"], r["t"]): r["l1"] for r in recs}
 
@@ -88,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: comparable on a shared box)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    with torch_threads(args.threads):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     widths = QUICK_WIDTHS if args.quick else FULL_WIDTHS
     X, Y = load_images("mnist", BATCH)
     X, y = X.float(), Y.argmax(dim=1)

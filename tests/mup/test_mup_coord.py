@@ -10,12 +10,7 @@ from netoptima.mup import MLP, coord_check, coord_slopes, plot_coord_check, stan
 WIDTHS = [128, 256, 512, 1024]  # away from the base width 64, where μP has O(n0/n) corrections
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matmuls: one thread is fastest on a shared box
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +23,7 @@ def batch():
 
 def test_records_and_first_step_equal_a_direct_forward(batch):
     X, y = batch
-    recs = coord_check("mup", [64, 128], 2, data=batch, seeds=2)
+    recs = coord_check("mup", [64, 128], steps=2, data=batch, seeds=2)
     assert len(recs) == 2 * 2 * 2 * 3  # seeds × widths × steps × (h1, h2, out)
     assert {r["layer"] for r in recs} == {"h1", "h2", "out"} and {r["t"] for r in recs} == {1, 2}
     model = MLP(784, 128, 10, depth=3, parametrization="mup", generator=torch.Generator().manual_seed(1))
@@ -39,7 +34,7 @@ def test_records_and_first_step_equal_a_direct_forward(batch):
 
 
 def test_mup_is_flat_and_sp_readout_blows_up(batch):
-    slopes = {p: coord_slopes(coord_check(p, WIDTHS, 3, data=batch)) for p in ("mup", "sp", "mf")}
+    slopes = {p: coord_slopes(coord_check(p, WIDTHS, steps=3, data=batch)) for p in ("mup", "sp", "mf")}
     # μP: every hidden layer flat at every step (TP V: Θ(1) coordinates); ±0.15 covers finite-width effects
     # (measured <= 0.08 here)
     assert all(abs(slopes["mup"][(layer, t)]) <= 0.15 for layer in ("h1", "h2") for t in (1, 2, 3))
@@ -56,7 +51,7 @@ def test_same_curves_as_mups_get_coord_data(batch):
 
     X, y = batch
     widths = [64, 256]
-    ours = {(r["width"], r["layer"], r["t"]): r["l1"] for r in coord_check("mup", widths, 3, data=batch, lr=0.1)}
+    ours = {(r["width"], r["layer"], r["t"]): r["l1"] for r in coord_check("mup", widths, steps=3, data=batch, lr=0.1)}
 
     def lazy(n):
         gen = torch.Generator().manual_seed(0)  # the same init coord_check draws for seed 0
@@ -73,16 +68,16 @@ def test_same_curves_as_mups_get_coord_data(batch):
 
 
 def test_plot_and_bad_input(batch, tmp_path):
-    recs = coord_check("ntp", [64, 128], 2, data=batch)
+    recs = coord_check("ntp", [64, 128], steps=2, data=batch)
     path = plot_coord_check(recs, tmp_path / "cc.png", title="ntp")
     assert path.stat().st_size > 1000
     with pytest.raises(ValueError, match="parametrization must be one of 'sp', 'ntp', 'mup', 'mf'"):
-        coord_check("μP", [64], 1, data=batch)
+        coord_check("μP", [64], steps=1, data=batch)
     with pytest.raises(ValueError, match="widths must be a non-empty sequence"):
-        coord_check("mup", [], 1, data=batch)
+        coord_check("mup", [], steps=1, data=batch)
     with pytest.raises(ValueError, match=r"widths\[1\] must be an integer >= 1, got 0"):
-        coord_check("mup", [64, 0], 1, data=batch)
+        coord_check("mup", [64, 0], steps=1, data=batch)
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
-        coord_check("mup", [64], 0, data=batch)
+        coord_check("mup", [64], steps=0, data=batch)
     with pytest.raises(ValueError, match="loss must be one of 'mse', 'xent'"):
-        coord_check("mup", [64], 1, data=batch, loss="l1")
+        coord_check("mup", [64], steps=1, data=batch, loss="l1")

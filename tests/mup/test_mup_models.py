@@ -9,19 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from netoptima.mup import MLP, PARAMETRIZATIONS, abc, abc_exponents, layer_abc, param_groups
-from netoptima.mup.training import sgd_step
+from netoptima.mup import MLP, PARAMETRIZATIONS, abc, abc_exponents, layer_abc, param_groups, sgd_step
 
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matmuls: one thread is much faster than two on a loaded 2-core box (results do not depend on it)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matmuls: one thread is fastest on a shared box
 
 
 def net(p: str, n: int, *, depth: int = 3, d: int = 12, k: int = 4, seed: int = 0, base: int = 64) -> MLP:

@@ -12,13 +12,7 @@ mup = pytest.importorskip("mup")
 
 from netoptima.mup.mup_twin import mup_effective_weights, mup_twin  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny matmuls: one thread is fastest on a shared box
 
 
 def _pair(p: str, n: int, depth: int, dtype: torch.dtype, lr: float = 0.2):

@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from netoptima.claims import loglog_slope
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
+from netoptima.mup.data import standardize
 from netoptima.mup.models import MLP, check_parametrization, param_groups
-from netoptima.mup.training import sgd_step, standardize
+from netoptima.mup.train import sgd_step
 
-__all__ = ["LOSSES", "coord_check", "coord_slopes", "plot_coord_check"]
+__all__ = ["LOSSES", "coord_check", "coord_slopes"]
 
 LOSSES: tuple[str, ...] = ("mse", "xent")
 
@@ -33,10 +33,10 @@ def _loss(f: Tensor, y: Tensor, loss: str) -> Tensor:
     return F.mse_loss(f, F.one_hot(y, f.shape[-1]).to(f.dtype))
 
 
-def coord_check(parametrization: str, widths: Sequence[int], steps: int, *, depth: int = 3, lr: float = 0.1,
+def coord_check(parametrization: str, widths: Sequence[int], *, steps: int, depth: int = 3, lr: float = 0.1,
                 data: tuple[Tensor, Tensor] | None = None, seeds: int = 1, base_width: int = 64,
-                activation: str = "relu", loss: str = "mse", dtype: torch.dtype = torch.float32,
-                quiet: bool | None = True) -> list[dict[str, Any]]:
+                activation: str = "relu", loss: str = "mse", device: str | torch.device = "cpu",
+                dtype: torch.dtype = torch.float32, quiet: bool | None = True) -> list[dict[str, Any]]:
     """Per-layer mean |h^l| at SGD steps t = 1..steps for every width (TP V Fig. 5, mup's coord check).
 
     Arguments:
@@ -52,6 +52,7 @@ def coord_check(parametrization: str, widths: Sequence[int], steps: int, *, dept
         base_width: n0 of the parametrization.
         activation: ``"relu"``, ``"tanh"`` or ``"gelu"``.
         loss: ``"mse"`` (on one-hot targets) or ``"xent"``.
+        device: torch device of the nets and the batch.
         dtype: ``torch.float32`` or ``torch.float64``.
         quiet: no progress bar when True.
 
@@ -61,7 +62,7 @@ def coord_check(parametrization: str, widths: Sequence[int], steps: int, *, dept
         the batch and coordinates (mup's ``l1``).
 
     Raises:
-        TrainingDiverged: the loss became non-finite (lower ``lr``).
+        TrainingDiverged: the loss became non-finite or rose above 1e4 × max(first loss, 1) (lower ``lr``).
     """
     check_parametrization(parametrization)
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths:
@@ -77,21 +78,24 @@ def coord_check(parametrization: str, widths: Sequence[int], steps: int, *, dept
         Xr, y = mnist(64, seed=0)
         data = (standardize(Xr), y)
     X, y = data
-    X = X.reshape(X.shape[0], -1).to(dtype)  # (B, d)
+    X = X.reshape(X.shape[0], -1).to(device=device, dtype=dtype)  # (B, d)
+    y = y.to(X.device)
     records: list[dict[str, Any]] = []
     jobs = [(s, n) for s in range(seeds) for n in widths]
     for s, n in progress(jobs, desc=f"coord check {parametrization}", quiet=quiet):
         model = MLP(X.shape[1], n, int(y.max()) + 1, depth=depth,
                     parametrization=parametrization, activation=activation, base_width=base_width,
-                    generator=torch.Generator().manual_seed(s), dtype=dtype)
+                    generator=torch.Generator().manual_seed(s), dtype=dtype).to(X.device)
         groups = param_groups(model, lr)
+        start: float | None = None
         for t in range(1, steps + 1):
             hs = model.preactivations(X)  # [h^1 (B, n), …, f (B, k)]
             names = [f"h{l + 1}" for l in range(len(hs) - 1)] + ["out"]
             records += [{"seed": s, "width": n, "layer": name, "t": t, "l1": float(h.detach().abs().mean())}
                         for name, h in zip(names, hs, strict=True)]
             value = _loss(hs[-1], y, loss)
-            check_finite_loss(value.detach(), step=t - 1, lr=lr)
+            value_f = check_finite_loss(value.detach(), step=t - 1, lr=lr, start=start)
+            start = value_f if start is None else start
             model.zero_grad(set_to_none=True)
             value.backward()
             sgd_step(groups)
@@ -106,38 +110,3 @@ def coord_slopes(records: Sequence[dict[str, Any]]) -> dict[tuple[str, int], flo
         rs = [r for r in records if r["layer"] == layer and r["t"] == t]
         out[(layer, t)] = loglog_slope([r["width"] for r in rs], [r["l1"] for r in rs])
     return out
-
-
-def plot_coord_check(records: Sequence[dict[str, Any]] | dict[str, Sequence[dict[str, Any]]], path: Any, *,
-                     title: str = "") -> Any:
-    """mup-style coord-check figure: mean |h^l| against width (log-log) per step, one line per layer.
-
-    Arguments:
-        records: the output of :func:`coord_check`, or ``{row label: records}`` for one row of panels per
-            parametrization (one figure instead of several).
-        path: where the PNG goes.
-        title: figure title.
-    """
-    from netoptima.report.plots import figure, save
-
-    rows = dict(records) if isinstance(records, dict) else {"": records}
-    ts = sorted({r["t"] for rs in rows.values() for r in rs})
-    fig, axes = figure(nrows=len(rows), ncols=len(ts), figsize=(3.0 * len(ts), 2.6 * len(rows) + 0.4),
-                       squeeze=False)
-    for row, (label, recs) in zip(axes, rows.items(), strict=True):
-        layers = sorted({r["layer"] for r in recs}, key=lambda s: (s == "out", s))
-        for ax, t in zip(row, ts, strict=True):
-            for layer in layers:
-                rs = [r for r in recs if r["t"] == t and r["layer"] == layer]
-                widths = sorted({r["width"] for r in rs})
-                mean = [np.mean([r["l1"] for r in rs if r["width"] == w]) for w in widths]
-                ax.loglog(widths, mean, "o-", ms=3, label=layer)
-            ax.set_xscale("log", base=2)
-            ax.set_title(f"{label} t = {t}".strip(), fontsize=9)
-        row[0].set_ylabel("mean |h^l|")
-        row[0].legend(fontsize=7)
-    for ax in axes[-1]:
-        ax.set_xlabel("width n")
-    if title:
-        fig.suptitle(title)
-    return save(fig, path)

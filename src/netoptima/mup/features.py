@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import torch
 from torch import Tensor
 
-__all__ = ["feature_change", "feature_gram_min_eig"]
+from netoptima.claims import loglog_slope
+
+__all__ = ["feature_change", "feature_gram_min_eig", "width_slope", "width_slopes"]
 
 
 def _check_features(name: str, h: Tensor) -> Tensor:
@@ -73,3 +79,20 @@ def feature_gram_min_eig(h: Tensor, *, normalize: bool = False) -> float:
     smin = torch.linalg.svdvals(h.detach().double())[-1]  # smallest of N singular values
     lam = float(smin) ** 2
     return lam / n if normalize else lam
+
+
+def width_slope(runs: Sequence[Mapping[str, Any]], key: str, layer: int) -> float:
+    """Log-log slope against width of ``run[key][layer]`` over the runs that finished with a positive value.
+
+    NaN when fewer than two widths are left (e.g. the others diverged).
+    """
+    ok = [r for r in runs if not r["diverged"] and r[key] is not None and r[key][layer] > 0]
+    if len({r["width"] for r in ok}) < 2:
+        return math.nan
+    return loglog_slope([r["width"] for r in ok], [r[key][layer] for r in ok])
+
+
+def width_slopes(by: Mapping[str, Sequence[Mapping[str, Any]]], key: str) -> dict[str, list[float]]:
+    """:func:`width_slope` of every hidden layer for every group of runs (``{label: runs}``)."""
+    layers = next(len(r["lam0"]) for rs in by.values() for r in rs)
+    return {v: [width_slope(rs, key, l) for l in range(layers)] for v, rs in by.items()}
