@@ -220,8 +220,10 @@ def _execute(fn: RunFn, todo: dict[str, Config], executor: str, workers: int, sc
     if not todo:
         return
     if in_process or (executor == "local" and workers == 1):
+        # the same thread share as a pool worker: cheap in-process runs must not oversubscribe the cores
+        threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
         for rid, cfg in todo.items():
-            yield rid, _call(fn, cfg, None)
+            yield rid, _call(fn, cfg, threads)
     elif executor == "dask":
         yield from _execute_dask(fn, todo, scheduler)
     else:
