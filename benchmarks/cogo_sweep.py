@@ -25,7 +25,9 @@ from pathlib import Path
 
 import torch
 
-from netoptima.cogo import train, train_reference
+from netoptima.cogo import train
+from netoptima.cogo.train import train_reference
+from netoptima.conventions import torch_threads
 from netoptima.sweep import atomic_write_json
 
 
@@ -41,12 +43,12 @@ def gemm_gflops(n: int = 1024, reps: int = 20) -> float:
 
 def reference_rate(d: int, q: int, epochs: int) -> float:
     t0 = time.perf_counter()
-    train_reference(d, q, seed=1, weight_decay=1e-4, epochs=epochs)
+    train_reference(d, q, seed=1, weight_decay=1e-4, steps=epochs)
     return epochs / (time.perf_counter() - t0)
 
 
 def ours_rate(d: int, q: int, epochs: int, seeds: int, prune: bool = False, wd: float = 1e-4) -> float:
-    res = train(d, q, seeds=list(range(1, seeds + 1)), weight_decay=wd, epochs=epochs, record_every=max(epochs, 1),
+    res = train(d, q, seeds=list(range(1, seeds + 1)), weight_decay=wd, steps=epochs, record_every=max(epochs, 1),
                 prune_below="auto" if prune else None, quiet=True)
     return seeds * epochs / res.seconds
 
@@ -64,44 +66,45 @@ def main() -> None:
     p.add_argument("--e2e-wd", type=float, default=1e-4)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "cogo_sweep.json"))
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    d, q = args.d, args.width
-    load0 = os.getloadavg()
-    ours_rate(d, q, 20, 1)  # warm-ups: allocations, MKL and sklearn initialisation
-    reference_rate(d, q, 5)
-    rates: dict[str, list[float]] = {"reference": [], "ours_S1": [], "ours_S4": [], "gemm_gflops": []}
-    for r in range(args.rounds):
-        rates["gemm_gflops"].append(gemm_gflops())
-        rates["reference"].append(reference_rate(d, q, args.ref_epochs))
-        rates["ours_S1"].append(ours_rate(d, q, args.epochs, 1))
-        rates["ours_S4"].append(ours_rate(d, q, args.epochs, 4))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()), flush=True)
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    e2e = ours_rate(d, q, args.e2e_epochs, 1, prune=True, wd=args.e2e_wd) if args.e2e_epochs else None
-    flop = 3 * 2 * d**3 * q  # per seed-epoch: forward GEMM + two backward GEMMs
-    best = max(med["ours_S1"], med["ours_S4"])
-    result = {
-        "d": d, "width": q, "threads": args.threads, "rounds": args.rounds,
-        "seed_epochs_per_s": med, "all_rounds": rates,
-        "ratio_vs_reference": {"S1": med["ours_S1"] / med["reference"], "S4": med["ours_S4"] / med["reference"]},
-        "achieved_gflops": {"reference": med["reference"] * flop / 1e9, "ours_best": best * flop / 1e9},
-        "fraction_of_gemm": {"reference": med["reference"] * flop / 1e9 / med["gemm_gflops"],
-                             "ours_best": best * flop / 1e9 / med["gemm_gflops"]},
-        "end_to_end_pruned": None if e2e is None else {
-            "epochs": args.e2e_epochs, "weight_decay": args.e2e_wd, "seed_epochs_per_s": e2e,
-            "ratio_vs_reference": e2e / med["reference"]},
-        "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-    }
-    path = atomic_write_json(args.out, result)
-    print(f"reference {med['reference']:.0f}, ours S=1 {med['ours_S1']:.0f}, S=4 {med['ours_S4']:.0f} seed-epochs/s "
-          f"-> {result['ratio_vs_reference']['S1']:.2f}x / {result['ratio_vs_reference']['S4']:.2f}x; "
-          f"ours {result['achieved_gflops']['ours_best']:.1f} GFLOP/s = "
-          f"{100 * result['fraction_of_gemm']['ours_best']:.0f}% of a {med['gemm_gflops']:.0f} GFLOP/s GEMM")
-    if e2e is not None:
-        print(f"end-to-end {args.e2e_epochs} epochs wd {args.e2e_wd:g} with dead-node pruning: "
-              f"{e2e:.0f} seed-epochs/s = {e2e / med['reference']:.1f}x the reference")
-    print(f"load average {load0} -> {result['loadavg_end']}; wrote {path}")
+    with torch_threads(args.threads):
+        d, q = args.d, args.width
+        load0 = os.getloadavg()
+        ours_rate(d, q, 20, 1)  # warm-ups: allocations, MKL and sklearn initialisation
+        reference_rate(d, q, 5)
+        rates: dict[str, list[float]] = {"reference": [], "ours_S1": [], "ours_S4": [], "gemm_gflops": []}
+        for r in range(args.rounds):
+            rates["gemm_gflops"].append(gemm_gflops())
+            rates["reference"].append(reference_rate(d, q, args.ref_epochs))
+            rates["ours_S1"].append(ours_rate(d, q, args.epochs, 1))
+            rates["ours_S4"].append(ours_rate(d, q, args.epochs, 4))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()), flush=True)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        e2e = ours_rate(d, q, args.e2e_epochs, 1, prune=True, wd=args.e2e_wd) if args.e2e_epochs else None
+        flop = 3 * 2 * d**3 * q  # per seed-epoch: forward GEMM + two backward GEMMs
+        best = max(med["ours_S1"], med["ours_S4"])
+        result = {
+            "d": d, "width": q, "threads": args.threads, "rounds": args.rounds,
+            "seed_epochs_per_s": med, "all_rounds": rates,
+            "ratio_vs_reference": {"S1": med["ours_S1"] / med["reference"], "S4": med["ours_S4"] / med["reference"]},
+            "achieved_gflops": {"reference": med["reference"] * flop / 1e9, "ours_best": best * flop / 1e9},
+            "fraction_of_gemm": {"reference": med["reference"] * flop / 1e9 / med["gemm_gflops"],
+                                 "ours_best": best * flop / 1e9 / med["gemm_gflops"]},
+            "end_to_end_pruned": None if e2e is None else {
+                "epochs": args.e2e_epochs, "weight_decay": args.e2e_wd, "seed_epochs_per_s": e2e,
+                "ratio_vs_reference": e2e / med["reference"]},
+            "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+        }
+        path = atomic_write_json(args.out, result)
+        print(f"reference {med['reference']:.0f}, ours S=1 {med['ours_S1']:.0f}, S=4 {med['ours_S4']:.0f} "
+              "seed-epochs/s "
+              f"-> {result['ratio_vs_reference']['S1']:.2f}x / {result['ratio_vs_reference']['S4']:.2f}x; "
+              f"ours {result['achieved_gflops']['ours_best']:.1f} GFLOP/s = "
+              f"{100 * result['fraction_of_gemm']['ours_best']:.0f}% of a {med['gemm_gflops']:.0f} GFLOP/s GEMM")
+        if e2e is not None:
+            print(f"end-to-end {args.e2e_epochs} epochs wd {args.e2e_wd:g} with dead-node pruning: "
+                  f"{e2e:.0f} seed-epochs/s = {e2e / med['reference']:.1f}x the reference")
+        print(f"load average {load0} -> {result['loadavg_end']}; wrote {path}")
 
 
 if __name__ == "__main__":

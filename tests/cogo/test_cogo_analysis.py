@@ -10,20 +10,17 @@ import pytest
 import torch
 
 from netoptima.cogo import (
-    check_component,
     factorization_summary,
     factorize,
-    factorize_block,
     global_optimizer,
-    order4,
-    order6,
-    rebalance,
     solution_orders,
     z_nu,
     z_syn,
     z_syn_ab,
     z_xi,
 )
+from netoptima.cogo.analysis import check_component, factorize_block
+from netoptima.cogo.constructions import order4, order6, rebalance
 
 D = 23
 PLAN = [4, 6, "6ab", 4, 6, 6, 4, "6ab", 6, 4, 6]  # one choice per k = 1..11

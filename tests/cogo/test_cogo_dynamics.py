@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netoptima.cogo import decoupling_ratio, default_init, monomial_potentials, potential_gram, potential_indices
+from netoptima.cogo import decoupling_ratio, default_init, monomial_potentials
+from netoptima.cogo.dynamics import potential_gram, potential_indices
 
 
 def _autograd_gram(W: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -10,18 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from netoptima.cogo import (
-    QuadraticNet,
-    default_init,
-    fourier_loss,
-    fourier_weights,
-    loss_decomposition,
-    monomial_potentials,
-    pair_loss,
-    projected_l2_loss,
-    train_test_indices,
-    weights_from_fourier,
-)
+from netoptima.cogo import QuadraticNet, default_init, fourier_weights, loss_decomposition, monomial_potentials
+from netoptima.cogo.fourier import fourier_loss, weights_from_fourier
+from netoptima.cogo.model import pair_loss, projected_l2_loss, train_test_indices
 from netoptima.data import modular_addition, one_hot_pairs
 
 

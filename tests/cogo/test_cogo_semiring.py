@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netoptima.cogo import Solution, pair_loss, weights_from_fourier
-from netoptima.cogo.fourier import fourier_weights
+from netoptima.cogo import Solution
+from netoptima.cogo.fourier import fourier_weights, weights_from_fourier
+from netoptima.cogo.model import pair_loss
 
 # single-frequency monomials in the code's notation plus cross-frequency ones (labels 1..3, negative = conj)
 MONOMIALS = ["abc", "^abc", "a^bc", "ab^c", "aac", "bbc", "^a^ac", "^b^bc", "a^ac", "b^bc", "a", "^c"]

@@ -5,25 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netoptima.cogo import default_init, pair_loss, train, train_reference, train_test_indices
+from netoptima.cogo import default_init, train
+from netoptima.cogo.model import pair_loss, train_test_indices
+from netoptima.cogo.train import train_reference
 from netoptima.conventions import TrainingDiverged
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny GEMMs: a second OpenMP thread only adds spin-wait contention on a shared 2-core machine
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("wd", [0.0, 1e-3])
 def test_batched_trainer_equals_reference_adam(wd):
     d, q, seeds, epochs = 7, 12, [3, 8], 60
-    res = train(d, q, seeds=seeds, weight_decay=wd, epochs=epochs, dtype=torch.float64, record_every=20, quiet=True)
+    res = train(d, q, seeds=seeds, weight_decay=wd, steps=epochs, dtype=torch.float64, record_every=20, quiet=True)
     for i, s in enumerate(seeds):
-        W, losses = train_reference(d, q, seed=s, weight_decay=wd, epochs=epochs, dtype=torch.float64)
+        W, losses = train_reference(d, q, seed=s, weight_decay=wd, steps=epochs, dtype=torch.float64)
         # float64, same arithmetic up to summation order: 60 Adam steps keep the weights within ~1e-13
         for x, y in zip(res.seed_weights(i), W, strict=True):
             assert torch.allclose(x, y, atol=1e-11, rtol=0)
@@ -33,7 +28,7 @@ def test_batched_trainer_equals_reference_adam(wd):
 
 def test_history_losses_are_the_split_losses_of_the_final_weights():
     d, q, seed = 11, 16, 2
-    res = train(d, q, seeds=[seed], weight_decay=1e-4, epochs=30, dtype=torch.float64, record_every=10, quiet=True)
+    res = train(d, q, seeds=[seed], weight_decay=1e-4, steps=30, dtype=torch.float64, record_every=10, quiet=True)
     tr, te = train_test_indices(d, seed)
     W = res.seed_weights(0)
     for idx, got in ((tr, res.train_loss[-1, 0]), (te, res.test_loss[-1, 0])):
@@ -50,7 +45,7 @@ def test_pruning_dead_nodes_does_not_change_the_trajectory():
     for w in init[:2]:
         w[:, ::2] *= 1e-30  # every other node starts dead (all of its weights tiny)
     init[2][:, :, ::2] *= 1e-30
-    kw = dict(seeds=seeds, weight_decay=1e-6, epochs=200, init=tuple(init), dtype=torch.float64, record_every=50,
+    kw = dict(seeds=seeds, weight_decay=1e-6, steps=200, init=tuple(init), dtype=torch.float64, record_every=50,
               quiet=True)
     full = train(d, q, prune_below=None, **kw)
     pruned = train(d, q, prune_below=1e-20, **kw)
@@ -62,7 +57,7 @@ def test_pruning_dead_nodes_does_not_change_the_trajectory():
 
 
 def test_weight_decay_kills_unused_nodes_and_auto_pruning_follows():
-    res = train(11, 64, seeds=[1], weight_decay=5e-4, epochs=2500, record_every=250, quiet=True)
+    res = train(11, 64, seeds=[1], weight_decay=5e-4, steps=2500, record_every=250, quiet=True)
     assert float(res.train_loss[-1, 0]) < 1e-2 and float(res.test_acc[-1, 0]) == 1.0
     live, active = res.live.tolist()[-1], int(res.active[-1, 0])
     assert live < 64  # unused nodes decayed below 1e-3·wd and were dropped
@@ -73,10 +68,24 @@ def test_weight_decay_kills_unused_nodes_and_auto_pruning_follows():
 
 def test_divergence_and_bad_arguments_raise():
     with pytest.raises(TrainingDiverged, match="learning rate"):
-        train(5, 8, seeds=[0], weight_decay=0.0, lr=1e6, epochs=40, record_every=1, quiet=True)
+        train(5, 8, seeds=[0], weight_decay=0.0, lr=1e6, steps=40, record_every=1, quiet=True)
     with pytest.raises(ValueError, match="seeds"):
-        train(5, 8, seeds=[], weight_decay=0.0)
+        train(5, 8, seeds=[], weight_decay=0.0, steps=1)
     with pytest.raises(ValueError, match="weight_decay"):
-        train(5, 8, seeds=[0], weight_decay=-1.0)
+        train(5, 8, seeds=[0], weight_decay=-1.0, steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        train(5, 8, seeds=[0], weight_decay=0.0, steps=0)
     with pytest.raises(ValueError, match="init must have shapes"):
-        train(5, 8, seeds=[0, 1], weight_decay=0.0, init=tuple(w[None] for w in default_init(5, 8, 0)))
+        train(5, 8, seeds=[0, 1], weight_decay=0.0, steps=1, init=tuple(w[None] for w in default_init(5, 8, 0)))
+
+
+def test_a_finite_blow_up_is_divergence():
+    # a finite loss 1e4 × above its start is divergence too (conventions.check_finite_loss with start=)
+    with pytest.raises(TrainingDiverged, match="starting loss"):
+        train(5, 8, seeds=[0], weight_decay=0.0, lr=30.0, steps=200, record_every=1, quiet=True)
+
+
+def test_the_result_is_frozen():
+    res = train(5, 8, seeds=[0], weight_decay=0.0, steps=2, quiet=True)
+    with pytest.raises(AttributeError):
+        res.seeds = [1]  # type: ignore[misc]

@@ -30,6 +30,7 @@ __all__ = [
     "factorize",
     "factorize_block",
     "factorization_summary",
+    "ols_slope",
     "solution_orders",
 ]
 
@@ -233,3 +234,14 @@ def factorization_summary(tables: Sequence[Sequence[dict[str, Any]]]) -> dict[st
     out["match_pooled"] = p
     out["match_pooled_sem"] = math.sqrt(p * (1 - p) / n_freq) if n_freq else math.nan
     return out
+
+
+def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of y on x and its standard error (nan with fewer than 3 points)."""
+    A = np.stack([x, np.ones_like(x)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    if len(x) < 3:
+        return float(coef[0]), math.nan
+    r = y - A @ coef
+    cov = (r @ r) / (len(x) - 2) * np.linalg.inv(A.T @ A)
+    return float(coef[0]), float(math.sqrt(max(cov[0, 0], 0.0)))

@@ -34,6 +34,7 @@ from netoptima.cogo.model import (
     projected_l2_loss,
     train_test_indices,
 )
+from netoptima.cogo.paper import PAPER_LR, PAPER_TEST_SIZE
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_real, progress
 
 __all__ = ["ADAM_BETAS", "ADAM_EPS", "TrainResult", "train", "train_reference"]
@@ -43,14 +44,15 @@ ADAM_EPS = 1e-8
 PRUNE_EVERY = 100  # epochs between dead-node checks
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     """What :func:`train` returns; every tensor is on the CPU.
 
     Attributes:
         weights: final ``(W_a (S, q, d), W_b (S, q, d), W_c (S, d, q))``.
         seeds: the S seeds (init and split).
-        epochs: epochs at which the history was recorded, ``(T,)``; the last one is the final epoch.
+        epochs: epochs (= full-batch steps) at which the history was recorded, ``(T,)``; the last one is the
+            final epoch.
         train_loss, test_loss, train_acc, test_acc: ``(T, S)`` at those epochs (before that epoch's step,
             as the official code logs them; the last row is after the final step).
         r_kkk: ``(T, S, d)`` real parts of the diagonal potentials r_kkk (paper units).
@@ -216,8 +218,8 @@ def _snapshot(W_a: Tensor, W_b: Tensor, W_c: Tensor, thres: float) -> tuple[Tens
     return r_kkk.cpu(), r_total.cpu(), orders.cpu()
 
 
-def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: float = 0.01,
-          epochs: int = 10_000, test_size: float = 0.1, init: Weights | None = None,
+def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, steps: int, lr: float = PAPER_LR,
+          test_size: float = PAPER_TEST_SIZE, init: Weights | None = None,
           record_every: int = 100, record_at: Sequence[int] = (), device: str | torch.device = "cpu",
           dtype: torch.dtype = torch.float32,
           order_threshold: float = 0.05, prune_below: float | str | None = "auto",
@@ -228,7 +230,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: 
         d: modulus (≥ 2). width: hidden nodes q (≥ 1).
         seeds: one seed per net (init as the official code draws it, and the train/test split).
         weight_decay: coupled L2 coefficient of Adam (≥ 0). lr: Adam learning rate (> 0).
-        epochs: full-batch steps (≥ 1). test_size: held-out fraction in [0, 0.99].
+        steps: full-batch Adam steps (≥ 1), one per epoch (the paper's 10,000 epochs are 10,000 steps).
+        test_size: held-out fraction in [0, 0.99].
         init: optional start weights ``(W_a (S, q, d), W_b, W_c (S, d, q))`` instead of the default init.
         record_every: epochs between history rows (≥ 1). record_at: extra epochs to record (e.g. dense early
             points for Fig. 3).
@@ -247,7 +250,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: 
         :class:`TrainResult`.
 
     Raises:
-        ValueError: bad arguments. TrainingDiverged: a seed's training loss became NaN or infinite.
+        ValueError: bad arguments. TrainingDiverged: a seed's training loss became non-finite or blew up
+            (:func:`netoptima.conventions.check_finite_loss` against the starting loss).
     """
     d, width = check_int("d", d, low=2), check_int("width", width, low=1)
     seeds = [check_int("seed", s, low=0, high=2**32 - 1) for s in seeds]
@@ -255,7 +259,7 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: 
         raise ValueError("seeds must list at least one seed, got []")
     weight_decay = check_real("weight_decay", weight_decay, low=0.0)
     lr = check_real("lr", lr, low=0.0, low_open=True)
-    epochs = check_int("epochs", epochs, low=1)
+    epochs = check_int("steps", steps, low=1)  # full batch: one step per epoch
     record_every = check_int("record_every", record_every, low=1)
     extra = {check_int("record_at entry", e, low=0) for e in record_at}
     if prune_below == "auto":
@@ -300,7 +304,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: 
         mag = torch.maximum(torch.maximum(st.W_a.abs().amax(2), st.W_b.abs().amax(2)), st.W_c.abs().amax(1))
         rows["active"].append((mag > 0.01).sum(1).cpu())
         rows["live"].append(torch.tensor(st.q))
-        check_finite_loss(rows["train_loss"][-1].max(), step=epoch, lr=lr)  # NaN propagates through max
+        start = float(rows["train_loss"][0].max())
+        check_finite_loss(rows["train_loss"][-1].max(), step=epoch, lr=lr, start=start)  # NaN propagates via max
 
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -327,8 +332,9 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, lr: 
     )
 
 
-def train_reference(d: int, width: int, *, seed: int, weight_decay: float, lr: float = 0.01, epochs: int = 10_000,
-                    test_size: float = 0.1, init: Weights | None = None, dtype: torch.dtype = torch.float32,
+def train_reference(d: int, width: int, *, seed: int, weight_decay: float, steps: int, lr: float = PAPER_LR,
+                    test_size: float = PAPER_TEST_SIZE, init: Weights | None = None,
+                    dtype: torch.dtype = torch.float32,
                     device: str | torch.device = "cpu") -> tuple[Weights, list[float]]:
     """The straightforward per-seed formulation: gather, square, matmul, autograd, ``torch.optim.Adam``.
 
@@ -336,7 +342,7 @@ def train_reference(d: int, width: int, *, seed: int, weight_decay: float, lr: f
         ``(final weights, training loss before each step)``.
     """
     d, width = check_int("d", d, low=2), check_int("width", width, low=1)
-    epochs = check_int("epochs", epochs, low=1)
+    epochs = check_int("steps", steps, low=1)
     check_choice("dtype", dtype, [torch.float32, torch.float64])
     net = QuadraticNet(d, width, seed=seed, weights=init, dtype=dtype).to(device)
     tr, _ = train_test_indices(d, seed, test_size=test_size)
@@ -344,11 +350,11 @@ def train_reference(d: int, width: int, *, seed: int, weight_decay: float, lr: f
     pairs = torch.stack([tr_t // d, tr_t % d], dim=1)  # (n, 2)
     targets = (pairs[:, 0] + pairs[:, 1]) % d  # (n,)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=weight_decay)
-    losses = []
+    losses: list[float] = []
     for t in range(epochs):
         opt.zero_grad()
         loss = projected_l2_loss(net(pairs), targets)
-        losses.append(check_finite_loss(loss.detach(), step=t, lr=lr))
+        losses.append(check_finite_loss(loss.detach(), step=t, lr=lr, start=losses[0] if losses else None))
         loss.backward()
         opt.step()
     return (net.W_a.detach().clone(), net.W_b.detach().clone(), net.W_c.detach().clone()), losses

@@ -1,0 +1,102 @@
+"""Run functions of the CoGO part: training batches with their analysis, memorisation runs, decoupling at init.
+
+Every config carries ``device`` (added by the runner) and every number the run uses; nothing has a default here
+(the claims' settings hold them). Seeds within one training config train as one batched tensor program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from netoptima.cogo.analysis import factorize, solution_orders
+from netoptima.cogo.constructions import balanced_norm, perfect_memorization, rebalance
+from netoptima.cogo.dynamics import decoupling_ratio
+from netoptima.cogo.model import default_init
+from netoptima.cogo.train import train
+from netoptima.conventions import torch_threads
+from netoptima.sweep import run_fn
+
+# Below ~1e8 multiply-adds per GEMM (d = 23, q = 512, 3 seeds: 1.9e7) a second thread only spin-waits; on a
+# shared 2-core machine at load 5 it made a d = 23 batch 6x slower (65 vs 11 ms per seed-epoch). d = 71 splits.
+SMALL_MACS = 1e8
+
+
+def _threads(macs: float) -> int | None:
+    return 1 if macs < SMALL_MACS else None
+
+
+@run_fn(version=1)
+def train_run(config: dict[str, Any]) -> dict[str, Any]:
+    """Train one batch of seeds with the paper protocol (spec §5) and analyse every net (orders, factorisation).
+
+    Config keys: ``d``, ``width``, ``weight_decay``, ``epochs`` (= full-batch steps), ``lr``, ``test_size``,
+    ``seeds`` (list), ``record_every``, ``device``.
+    """
+    d, seeds, every = config["d"], config["seeds"], config["record_every"]
+    with torch_threads(_threads(len(seeds) * d**3 * config["width"])):
+        res = train(d, config["width"], seeds=seeds, weight_decay=config["weight_decay"], steps=config["epochs"],
+                    lr=config["lr"], test_size=config["test_size"], record_every=every,
+                    record_at=range(0, 5 * every, 10), device=config["device"], dtype=torch.float32, quiet=True)
+        nets = []
+        for i, s in enumerate(seeds):
+            w = res.seed_weights(i)
+            nets.append({
+                "seed": s, "orders": res.orders[-1, i].tolist(), "table": factorize(w),
+                "train_loss": float(res.train_loss[-1, i]), "test_loss": float(res.test_loss[-1, i]),
+                "train_acc": float(res.train_acc[-1, i]), "test_acc": float(res.test_acc[-1, i]),
+                "balanced_norm": balanced_norm(tuple(x.to(torch.float64) for x in w)),
+            })
+    r_diag = res.r_kkk.sum(-1)  # (T, S): Σ_k Re r_kkk over all k ∈ Z_d (r_000 → 0, the rest → 1)
+    return {"nets": nets, "train_seconds": res.seconds, "history": {
+        "epochs": res.epochs.tolist(), "r_diag": r_diag.T.tolist(), "r_offdiag": (res.r_total - r_diag).T.tolist(),
+        "mean_order": res.orders.double().mean(-1).T.tolist(), "train_loss": res.train_loss.T.tolist(),
+        "live": res.live.tolist(), "target_diag": d - 1}}
+
+
+@run_fn(version=1)
+def memorization_run(config: dict[str, Any]) -> dict[str, Any]:
+    """Start at the balanced perfect-memorisation optimum (order d², spec §4) plus noise, train with weight decay.
+
+    Config keys: ``d``, ``noise`` (relative to max|w|), ``weight_decay``, ``epochs``, ``lr``, ``test_size``,
+    ``seeds`` (list; the first seeds the noise), ``record_every``, ``device``.
+    """
+    d, seeds = config["d"], config["seeds"]
+    W = rebalance(perfect_memorization(d).to_weights(d))  # float64, loss ≈ 1e-30
+    gen = torch.Generator().manual_seed(seeds[0])
+    init = tuple(torch.stack([w + config["noise"] * w.abs().max() * torch.randn(w.shape, generator=gen,
+                                                                                dtype=w.dtype)
+                              for _ in seeds]).float() for w in W)
+    with torch_threads(_threads(len(seeds) * d**5)):
+        res = train(d, d * d, seeds=seeds, weight_decay=config["weight_decay"], steps=config["epochs"],
+                    lr=config["lr"], test_size=config["test_size"], init=init, record_every=config["record_every"],
+                    device=config["device"], dtype=torch.float32, quiet=True)
+    out = []
+    for i, s in enumerate(seeds):
+        w0 = tuple(x[i].double() for x in init)
+        w1 = tuple(x[i].double() for x in res.weights)
+        out.append({"seed": s, "order_start": solution_orders(w0).double().mean().item(),
+                    "order_end": solution_orders(w1).double().mean().item(),
+                    "norm_start": balanced_norm(w0), "norm_end": balanced_norm(w1),
+                    "active_start": int(res.active[0, i]), "active_end": int(res.active[-1, i]),
+                    "loss_start": float(res.train_loss[0, i]), "loss_end": float(res.train_loss[-1, i]),
+                    "train_acc_end": float(res.train_acc[-1, i]), "test_acc_end": float(res.test_acc[-1, i])})
+    return {"nets": out, "history": {"epochs": res.epochs.tolist(), "train_loss": res.train_loss.T.tolist(),
+                                     "active": res.active.T.tolist(), "sq_norm": res.sq_norm.T.tolist(),
+                                     "mean_order": res.orders.double().mean(-1).T.tolist()}}
+
+
+@run_fn(version=1)
+def decoupling_run(config: dict[str, Any]) -> dict[str, Any]:
+    """‖offdiag(J Jᵀ)‖/‖diag(J Jᵀ)‖ of the potentials at the default init (spec §6a).
+
+    Config keys: ``d``, ``width``, ``seed``, ``device``.
+    """
+    W = default_init(config["d"], config["width"], config["seed"], dtype=torch.float64)
+    return {"ratio": decoupling_ratio(W, device=config["device"], dtype=torch.float64)}
+
+
+def nets_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every trained net of :func:`train_run` records, with its run's d and weight decay."""
+    return [{**n, "d": r["d"], "weight_decay": r["weight_decay"]} for r in runs for n in r["nets"]]
