@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 Scale = Literal["smoke", "small", "paper"]
 SCALES: tuple[str, ...] = ("smoke", "small", "paper")
 VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not run")
-# Sub-packages that may hold a ``claims`` module; the claim prefix is the package name.
-PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "mup")
+# Sub-packages that may hold a ``claims`` module; the claim prefix is the package name, except for the
+# certification package, whose claims are ``certify.*`` after the function they exercise (``netoptima.certify``).
+PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "mup", "certification")
+PREFIX_OF_PACKAGE: dict[str, str] = {"certification": "certify"}
 EVIDENCE_FORMAT = 2  # the version of evidence.json's layout
 
 __all__ = [
@@ -232,6 +234,7 @@ def select(targets: Sequence[str]) -> list[Claim]:
     parts = sorted({c.part for c in registry.values()})
     chosen: dict[str, Claim] = {}
     for t in targets:
+        t = PREFIX_OF_PACKAGE.get(t, t)
         if t in registry:
             chosen[t] = registry[t]
         elif t in parts:
