@@ -311,10 +311,12 @@ def run_claim(c: Claim, scale: str, runner: Runner) -> Evidence:
         notes.append(f"ran on cpu, not {runner.device}: {c.cpu_only}")
         runner.device = "cpu"
     try:
+        from netoptima.sweep import jsonable
+
         data = c.run(s, runner)
         if not isinstance(data, dict):
             raise TypeError(f"run of {c.id} returned {type(data).__name__}, expected a dict")
-        data = json.loads(json.dumps(data, allow_nan=True, default=_jsonable))
+        data = json.loads(json.dumps(data, allow_nan=True, default=jsonable))
         judgement = _judge(c, data, s)
     except NotRun as exc:
         return Evidence(Judgement("not run", "-", "needs its inputs", str(exc)), settings, notes=notes)
@@ -331,14 +333,6 @@ def run_claim(c: Claim, scale: str, runner: Runner) -> Evidence:
     if runner.failures:
         notes.append(f"{len(runner.failures)} run(s) failed (first: {runner.failures[0]['error']})")
     return Evidence(judgement, settings, data, artifacts, notes)
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "tolist"):  # numpy / torch scalars and arrays
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"run data must be JSON-able; got {type(x).__name__}")
 
 
 def rejudge(record: Mapping[str, Any]) -> tuple[Claim, Judgement]:

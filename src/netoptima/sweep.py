@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -92,7 +93,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True, default=_jsonable)
+            json.dump(obj, f, indent=1, sort_keys=True, default=jsonable)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -102,7 +103,8 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return path
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """``json.dump``'s ``default``: numpy / torch scalars and arrays as lists, paths as strings."""
     if hasattr(x, "tolist"):  # numpy / torch scalars and arrays
         return x.tolist()
     if isinstance(x, Path):
@@ -118,7 +120,7 @@ def _call(fn: RunFn, config: Config, threads: int | None) -> dict[str, Any]:
             result = fn(dict(config))
         if not isinstance(result, dict):
             raise TypeError(f"{fn_name(fn)} must return a dict, got {type(result).__name__}")
-        json.dumps(result, default=_jsonable)  # fail here, in the run, if the result cannot be stored
+        json.dumps(result, default=jsonable)  # fail here, in the run, if the result cannot be stored
         return {"status": "ok", "result": result, "seconds": time.perf_counter() - t0}
     except Exception as exc:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
@@ -141,12 +143,26 @@ def connect(scheduler: str, *, timeout: float = 5.0) -> Any:
     """Connect a ``distributed.Client`` to ``scheduler`` or raise :class:`SchedulerUnreachable`."""
     from distributed import Client
 
+    # created before __init__ runs so that a failed connect can still close what it started (its IO-loop thread)
+    client = Client.__new__(Client)
     try:
-        return Client(scheduler, timeout=timeout, set_as_default=False)
+        client.__init__(scheduler, timeout=timeout, set_as_default=False)
+        return client
     except (OSError, TimeoutError, ValueError) as exc:
+        _close_quietly(client)
         raise SchedulerUnreachable(f"cannot reach Dask scheduler {scheduler!r} within {timeout:g} s "
                                    f"({type(exc).__name__}); give a running scheduler's address, "
                                    "e.g. tcp://host:8786") from None
+
+
+def _close_quietly(client: Any) -> None:
+    """Close a client whose construction failed: stop its IO loop even when ``close`` itself fails."""
+    with contextlib.suppress(Exception):
+        client.close(timeout=1)
+    runner = getattr(client, "_loop_runner", None)
+    if runner is not None:
+        with contextlib.suppress(Exception):
+            runner.stop()
 
 
 def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *,
