@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the report from stored results (runs nothing)")
     rep.add_argument("dir", nargs="?", default="netoptima-results")
     # listed for --help only: main() hands the rest of the line to netoptima.convex.cli's own parser
-    sub.add_parser("certify", add_help=False, help="certificate of global optimality of a saved "
-                   "quadratic-activation net (netoptima certify --help)")
+    sub.add_parser("certify", add_help=False, help="how far is a saved network from the global optimum? "
+                   "(netoptima certify --help)")
     return p
 
 
@@ -243,9 +243,13 @@ def cmd_judge(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["certify"]:
-        from netoptima.convex.cli import certify_cli
+        if {"mnist", "digits"} & set(argv[1:]):  # the quadratic-net shortcut: a one-vs-all data set by name
+            from netoptima.convex.cli import certify_cli
 
-        return certify_cli(argv[1:])
+            return certify_cli(argv[1:])
+        from netoptima.certification.cli import certify_main
+
+        return certify_main(argv[1:])
     args = _parser().parse_args(argv)
     import signal
     import threading

@@ -221,9 +221,18 @@ def certify(model: Any, X: Any, y: Any, *, loss: str | None = None, tol: float =
     - ``None``: the model class's own objective, named in ``details["objective_formula"]`` (``"mse"`` for a
       generic ``nn.Module``).
 
-    Certifiers registered here: any ``nn.Module`` with the squared loss (the PL / NTK diagnosis, lower bound 0,
-    ``last_layer=True`` for the exact optimum of the last ``nn.Linear`` on the current features); see
-    ``netoptima.certification.squared``. Part certifiers add their classes.
+    Certifiers registered here (options in their docstrings):
+
+    - any ``nn.Module`` with the squared loss: the PL / NTK diagnosis, lower bound 0, ``last_layer=True`` for the
+      exact optimum of the last ``nn.Linear`` on the current features (``netoptima.certification.squared``);
+    - ``netoptima.convex.QuadraticActivationNet`` (option ``beta``, required): the trust-region dual, a lower bound
+      on the SDP optimum (``.quadratic``);
+    - ``netoptima.explicit.SoftmaxClassifier`` / ``SoftmaxLM`` and ``nn.Linear`` with ``loss="cross_entropy"``
+      (options ``weight_decay``, ``bias_decay``): the Fenchel dual of the softmax layer (``.softmax``);
+    - ``netoptima.deq.DEQLinear`` (``"mse"`` or ``"cross_entropy"``): the linear model's optimum on the features,
+      an exact gap (``.deq``);
+    - ``netoptima.cogo.QuadraticNet`` (the projected squared loss, ``"mse"``): lower bound 0, attained from width
+      2d − 1, with the loss split over the Fourier frequencies on the full grid (``.cogo``).
 
     Arguments:
         model: the network (an ``nn.Module`` for the built-in certifier).

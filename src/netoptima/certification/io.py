@@ -6,8 +6,11 @@ tree of nodes ``{"class": "module:QualName", "config": {...}}``; an ``nn.Sequent
 with their names (``{"class": "torch.nn.modules.container:Sequential", "children": [[name, node], ...]}``).
 
 Constructible classes are those in a registry (:func:`register_model`): ``nn.Linear``, the elementwise
-activations, ``netoptima.models.Quadratic`` and ``TwoLayerReLUNTK``; a part adds its own class with one call.
-Which parameters are frozen (``requires_grad=False``) and the train/eval mode are stored and restored too.
+activations, ``netoptima.models.Quadratic`` and ``TwoLayerReLUNTK``, and (registered by name, imported only when a
+file needs them) ``QuadraticActivationNet``, ``SoftmaxClassifier``, ``SoftmaxLM``, ``DEQLinear`` and CoGO's
+``QuadraticNet``; a part adds its own class with one call. A bare state dict written by
+``netoptima.convex.save_net`` is read by that part's ``load_net``. Which parameters are frozen
+(``requires_grad=False``) and the train/eval mode are stored and restored too.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def _spec(module: nn.Module, where: str) -> dict[str, Any]:
         return {"class": _SEQ, "children": [[name, _spec(child, f"{where}.{name}" if where else name)]
                                             for name, child in module.named_children()]}
     entry = _MODELS.get(_name(cls))
-    if entry is None or entry[0] is not cls:
+    if entry is None or (entry[0] is not None and entry[0] is not cls):  # a name registration matches by name
         raise ValueError(f"cannot save {cls.__name__}{f' at {where!r}' if where else ''}: it is not an "
                          "nn.Sequential or a registered class (netoptima.certification.register_model); "
                          f"registered: nn.Sequential, {', '.join(sorted(k.split(':')[1] for k in _MODELS))}")
@@ -171,6 +174,10 @@ def load(path: str | Path) -> nn.Module:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(f"cannot read {str(path)!r} as a weights-only torch file: {type(exc).__name__}: "
                          f"{msg:.200}") from None
+    if isinstance(blob, dict) and set(blob) == {"U", "alpha", "activation"}:  # netoptima.convex.save_net's file
+        from netoptima.convex import load_net
+
+        return load_net(path)
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         what = sorted(map(str, blob))[:8] if isinstance(blob, dict) else type(blob).__name__
         raise ValueError(f"{str(path)!r} is not a model saved by netoptima.save (format {FORMAT!r}); it holds "
