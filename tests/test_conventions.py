@@ -69,3 +69,16 @@ def test_progress_is_quiet_off_terminal_and_can_be_forced(monkeypatch, capsys):
     assert list(progress(items, desc="sweep", total=3)) == items
     assert "sweep" in capsys.readouterr().err
     assert progress(items, quiet=True) is items
+
+
+def test_check_memory_refuses_tensors_beyond_physical_memory():
+    import numpy as np
+
+    from netoptima.conventions import check_memory
+
+    check_memory("small", (1000, 1000), dtype=torch.float64)  # 8 MB: fine
+    check_memory("numpy", (10, 10), dtype=np.float64)
+    with pytest.raises(ValueError, match=r"huge needs 3\.725e\+12 GiB \(10000000000×100000000000 values\)"):
+        check_memory("huge", (10**10, 10**11), dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"many needs .* \(1×1 \+ 1×1 \+ 1×1 \+ 1×1 \+ … values\)"):
+        check_memory("many", *[(1, 1)] * 4, (10**12, 10**12))

@@ -169,6 +169,23 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
         connect("tcp://127.0.0.1:9", timeout=1)
 
 
+def test_a_failed_connect_leaks_no_client_thread():
+    """Issue 17 item 9: each failed connect used to leave its client's 'IO loop' thread running."""
+    pytest.importorskip("distributed")
+    import threading
+
+    from netoptima.sweep import SchedulerUnreachable, connect
+
+    def io_loops() -> int:
+        return sum(t.name == "IO loop" and t.is_alive() for t in threading.enumerate())
+
+    before = io_loops()
+    for _ in range(3):
+        with pytest.raises(SchedulerUnreachable):
+            connect("tcp://127.0.0.1:9", timeout=0.5)
+    assert io_loops() == before
+
+
 SLOW_SWEEP = textwrap.dedent("""
     import sys, time
     from netoptima.sweep import run, run_fn

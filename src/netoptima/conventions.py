@@ -24,6 +24,7 @@ __all__ = [
     "check_choice",
     "check_finite_loss",
     "check_int",
+    "check_memory",
     "check_positive",
     "check_real",
     "default_dtype",
@@ -91,6 +92,31 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
 def check_positive(name: str, value: Any) -> float:
     """Validate a finite real argument > 0."""
     return check_real(name, value, low=0.0, low_open=True)
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound
+        return 2**62
+
+
+def check_memory(what: str, *shapes: Sequence[int], dtype: torch.dtype | type | None = None) -> None:
+    """Refuse tensors that cannot fit in this machine's memory before allocating them.
+
+    ``shapes`` are the tensors' shapes (validated integers); raises ``ValueError`` naming ``what``, the sizes and
+    the bytes needed when they exceed the physical memory (an allocation that large fails or overflows in torch).
+    """
+    if dtype is None or isinstance(dtype, torch.dtype):
+        itemsize = torch.empty((), dtype=dtype or torch.get_default_dtype()).element_size()
+    else:  # a NumPy dtype
+        itemsize = np.dtype(dtype).itemsize
+    need = itemsize * sum(math.prod(int(s) for s in shape) for shape in shapes)
+    have = _physical_memory()
+    if need > have:
+        shown = " + ".join("×".join(map(str, shape)) for shape in shapes[:4]) + (" + …" if len(shapes) > 4 else "")
+        raise ValueError(f"{what} needs {need / 2**30:.4g} GiB ({shown} values), more than this machine's "
+                         f"{have / 2**30:.4g} GiB of memory; choose smaller sizes")
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:

@@ -160,6 +160,28 @@ def test_train_deq_validates_arguments():
         train_deq(net, X, Y[:, :1], lr=0.1, steps=1)
 
 
+@pytest.mark.parametrize("bad", ["X", "Y"])
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_train_deq_refuses_non_finite_data_before_the_eigendecomposition(bad, value):
+    """Issue 17 item 8: NaN in X used to fail inside torch.linalg.eigh with a LAPACK error."""
+    X, Y = synthetic(0, 4, 2, 20, "square")
+    (X if bad == "X" else Y)[3, 1] = value
+    net = DEQLinear(4, 2, dtype=F64)
+    with pytest.raises(ValueError, match=f"^{bad} must be finite, got 1 NaN or infinite values"):
+        train_deq(net, X, Y, lr=0.1, steps=1, quiet=True)
+
+
+def test_train_deq_refuses_empty_and_mismatched_data():
+    X, Y = synthetic(0, 4, 2, 20, "square")
+    net = DEQLinear(4, 2, dtype=F64)
+    with pytest.raises(ValueError, match="X must have at least one sample"):
+        train_deq(net, X[:0], Y[:0], lr=0.1, steps=1, quiet=True)
+    with pytest.raises(ValueError, match="Y must have one target per row of X \\(20\\)"):
+        train_deq(net, X, Y[:5], lr=0.1, steps=1, quiet=True)
+    with pytest.raises(TypeError, match="X must be a torch.Tensor, got ndarray"):
+        train_deq(net, X.numpy(), Y, lr=0.1, steps=1, quiet=True)
+
+
 def test_trainer_contract_frozen_result_and_blow_up():
     X, Y = synthetic(0, 4, 2, 20, "square")
     net = DEQLinear(4, 2, gamma=0.8, generator=torch.Generator().manual_seed(0), dtype=F64)

@@ -298,6 +298,8 @@ def certificate(net: QuadraticActivationNet, X: Any, y: Any, *, beta: float, act
     abc = net.abc
     if activation is not None and not np.allclose(as_activation(activation), abc, rtol=1e-12, atol=0):
         raise ValueError(f"activation {tuple(activation)} does not match the net's {abc}")
+    if not all(bool(torch.isfinite(t).all()) for t in (net.U, net.alpha)):
+        raise ValueError("the net's weights U and alpha must be finite, got NaN or infinite values")
     err = net.max_norm_error()
     if err > NORM_TOL:
         raise ValueError(f"the net's neurons must have unit norm (max |‖u_j‖ − 1| = {err:.3g} > {NORM_TOL:g}); "

@@ -5,7 +5,8 @@
     netoptima certify MODEL.pt DATA --beta B [--digit K] [--n N] [--split train|test] [--loss squared] [--raw]
 
 DATA is ``mnist`` or ``digits`` (one-vs-all ±1 targets for ``--digit``; rows scaled to unit norm unless
-``--raw``) or a ``.npz`` file with arrays ``X`` (n, d) and ``y`` (n,) used as they are.
+``--raw``) or a ``.npz`` file with arrays ``X`` (n, d) and ``y`` (n,) used as they are. ``--n`` (1..size) and
+``--digit`` apply to mnist and digits, ``--split`` to mnist only; for a ``.npz`` file they are refused.
 """
 
 from __future__ import annotations
@@ -54,17 +55,35 @@ def load_net(path: str | Path) -> QuadraticActivationNet:
         raise ValueError(f"{str(path)!r} must hold a QuadraticActivationNet state dict with keys U, alpha, "
                          f"activation; got {keys}")
     U, alpha, act = state["U"], state["alpha"], state["activation"]
+    kinds = {k: type(state[k]).__name__ for k in ("U", "alpha", "activation") if not isinstance(state[k], torch.Tensor)}
+    if kinds:
+        raise ValueError(f"{str(path)!r}: U, alpha and activation must be tensors (as saved by save_net); got "
+                         + ", ".join(f"{k} a {v}" for k, v in kinds.items()))
+    if not (U.is_floating_point() and alpha.is_floating_point() and act.is_floating_point()):
+        raise ValueError(f"{str(path)!r}: U, alpha and activation must be floating-point tensors; got "
+                         f"{U.dtype}, {alpha.dtype}, {act.dtype}")
     if U.ndim != 2 or alpha.shape != (U.shape[0],) or act.shape != (3,):
         raise ValueError(f"{str(path)!r}: expected U (m, d), alpha (m,), activation (3,); got {tuple(U.shape)}, "
                          f"{tuple(alpha.shape)}, {tuple(act.shape)}")
+    for k in ("U", "alpha", "activation"):
+        if not bool(torch.isfinite(state[k]).all()):
+            raise ValueError(f"{str(path)!r}: the model's {k} contains NaN or infinite values")
     net = QuadraticActivationNet(U.shape[1], U.shape[0], activation=act.tolist(), dtype=U.dtype)
     net.load_state_dict(state)
     return net
 
 
-def load_data(name: str, *, digit: int | None = None, n: int | None = None, split: str = "train",
+def load_data(name: str, *, digit: int | None = None, n: int | None = None, split: str | None = None,
               raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y) for the certify command: ``mnist``, ``digits`` (one-vs-all for ``digit``) or a ``.npz`` file."""
+    """(X, y) for the certify command: ``mnist``, ``digits`` (one-vs-all for ``digit``) or a ``.npz`` file.
+
+    ``n`` (the first n images, 1 ≤ n ≤ the set's size) and ``digit`` apply to ``mnist`` and ``digits``;
+    ``split`` (``train``, the default, or ``test``) to ``mnist`` only: scikit-learn's digits have no split.
+    A ``.npz`` file is used as it is, so ``n``, ``digit`` and ``split`` are refused for it.
+
+    Raises:
+        ValueError: naming the option, its value and what is allowed.
+    """
     from netoptima.convex.data import unit_rows
 
     if name in ("mnist", "digits"):
@@ -73,12 +92,20 @@ def load_data(name: str, *, digit: int | None = None, n: int | None = None, spli
         if name == "mnist":
             from netoptima.data import mnist
 
-            X, lab = mnist(n, split=split)
+            if n is not None and n < 1:
+                raise ValueError(f"--n must be an integer >= 1 (number of images), got {n}")
+            X, lab = mnist(n, split="train" if split is None else split)
         else:
             from netoptima.data import digits
 
+            if split is not None:
+                raise ValueError(f"--split applies to mnist only (scikit-learn's digits have no split), "
+                                 f"got --split {split!r}")
             X, lab = digits()
-            X, lab = (X[:n], lab[:n]) if n is not None else (X, lab)
+            if n is not None:
+                if not 1 <= n <= X.shape[0]:
+                    raise ValueError(f"--n must be an integer in [1, {X.shape[0]}] for digits, got {n}")
+                X, lab = X[:n], lab[:n]
         Xn = X.numpy().astype(np.float64)
         return (Xn if raw else unit_rows(Xn)), np.where(lab.numpy() == digit, 1.0, -1.0)
     path = Path(name)
@@ -86,10 +113,22 @@ def load_data(name: str, *, digit: int | None = None, n: int | None = None, spli
         raise ValueError(f"data must be 'mnist', 'digits' or a .npz file with arrays X and y; got {name!r}")
     if not path.exists():
         raise ValueError(f"data file {name!r} does not exist")
-    with np.load(path) as z:
-        if "X" not in z or "y" not in z:
-            raise ValueError(f"{name!r} must contain arrays 'X' (n, d) and 'y' (n,); it has {sorted(z.files)}")
-        return np.asarray(z["X"], dtype=np.float64), np.asarray(z["y"], dtype=np.float64)
+    given = [f"--{k} {v}" for k, v in (("n", n), ("digit", digit), ("split", split)) if v is not None]
+    if given:
+        raise ValueError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to mnist and digits only; "
+                         f"a .npz file is used as it is "
+                         f"(store the rows and ±1 targets you want in {name!r})")
+    try:
+        with np.load(path) as z:
+            if not hasattr(z, "files") or "X" not in z or "y" not in z:
+                has = sorted(z.files) if hasattr(z, "files") else "no named arrays"
+                raise _Usage(f"{name!r} must contain arrays 'X' (n, d) and 'y' (n,); it has {has}")
+            return np.asarray(z["X"], dtype=np.float64), np.asarray(z["y"], dtype=np.float64)
+    except _Usage as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # numpy raises several types for a corrupt, pickled or non-numeric file
+        raise ValueError(f"cannot read {name!r} as a .npz file of numeric arrays X and y: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--delta", default="1.0", help="Huber threshold (default 1)")
     p.add_argument("--digit", default=None, help="class for one-vs-all targets (mnist, digits)")
     p.add_argument("--n", default=None, help="number of images (mnist, digits; default all)")
-    p.add_argument("--split", default="train", help="train or test (mnist)")
+    p.add_argument("--split", default=None, help="train (default) or test (mnist only)")
     p.add_argument("--raw", action="store_true", help="do not scale mnist/digits rows to unit norm")
     return p
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from netoptima.conventions import check_int, check_real
+from netoptima.conventions import check_int, check_memory, check_real
 from netoptima.convex.model import PAPER_ACTIVATION, as_activation, features_np
 
 __all__ = ["mnist_unit", "one_vs_all_targets", "planted_demo", "unit_rows"]
@@ -34,6 +34,8 @@ def planted_demo(n: int = 100, d: int = 20, *, neurons: int = 5, noise: float = 
     neurons = check_int("neurons", neurons, low=0)
     noise = check_real("noise", noise, low=0.0)
     power = check_int("power", power, low=1)
+    check_memory(f"planted_demo(n={n}, d={d}, neurons={neurons})", (n, d), (neurons, d), (n, neurons),
+                 dtype=np.float64)
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     X = rng.standard_normal((n, d)) ** power  # (n, d)
     U = rng.standard_normal((neurons, d))  # (k, d)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from netoptima.conventions import check_choice, check_int, check_positive, check_real
+from netoptima.conventions import check_choice, check_int, check_memory, check_positive, check_real
 
 __all__ = [
     "LOSSES", "PAPER_ACTIVATION", "RELU_FIT_ACTIVATION", "QuadraticActivationNet", "as_activation", "as_data",
@@ -105,6 +105,7 @@ class QuadraticActivationNet(nn.Module):
         act = as_activation(activation)
         init_scale = check_real("init_scale", init_scale, low=0.0)
         dtype = check_choice("dtype", dtype, [torch.float32, torch.float64])
+        check_memory(f"QuadraticActivationNet(d={d}, width={width})", (width, d), dtype=dtype)
         U = torch.randn(width, d, generator=generator, dtype=dtype)  # (m, d)
         U = U / U.norm(dim=1, keepdim=True).clamp_min(1e-300)
         alpha = torch.randn(width, generator=generator, dtype=dtype) * init_scale / math.sqrt(max(width, 1))  # (m,)

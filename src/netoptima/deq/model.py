@@ -16,12 +16,14 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from netoptima.conventions import check_choice, check_int, check_real
+from netoptima.conventions import check_choice, check_int, check_memory, check_real
 from netoptima.deq.solvers import (
     BACKENDS,
     SOLVERS,
     SolverInfo,
     check_gamma,
+    check_matrix,
+    check_system,
     solve_equilibrium,
 )
 
@@ -41,6 +43,7 @@ def stochastic(A: Tensor, *, normalize: str = "column") -> Tensor:
         (m, m) stochastic matrix with spectral radius exactly 1.
     """
     check_choice("normalize", normalize, NORMALIZE)
+    check_matrix("A", A)
     return torch.softmax(A, dim=0 if normalize == "column" else 1)
 
 
@@ -101,10 +104,7 @@ def equilibrium(S: Tensor, Phi: Tensor, *, gamma: float, solver: str = "direct",
     gamma = check_gamma(gamma)
     check_choice("solver", solver, SOLVERS)
     check_choice("backend", backend, BACKENDS)
-    if S.ndim != 2 or S.shape[0] != S.shape[1]:
-        raise ValueError(f"S must be a square (m, m) matrix, got shape {tuple(S.shape)}")
-    if Phi.ndim != 2 or Phi.shape[0] != S.shape[0]:
-        raise ValueError(f"Phi must have shape (m, n) = ({S.shape[0]}, n) to match S, got {tuple(Phi.shape)}")
+    check_system(S, Phi)
     info: list[SolverInfo] = []
     Z = ImplicitEquilibrium.apply(S, Phi, gamma, solver, tol, max_iter, backend, info)
     return Z, info[0]
@@ -124,6 +124,7 @@ def unrolled_equilibrium(S: Tensor, Phi: Tensor, *, gamma: float, depth: int) ->
     """
     gamma = check_gamma(gamma)
     depth = check_int("depth", depth, low=1)
+    check_system(S, Phi)
     Z = Phi
     for _ in range(depth - 1):
         Z = gamma * (S @ Z) + Phi  # (m, n)
@@ -177,6 +178,7 @@ class DEQLinear(nn.Module):
             self.register_buffer("R", feature_map.detach().to(dtype).clone())
         elif feature_map == "random":
             width = check_int("width", width, low=1) if width is not None else in_features
+            check_memory(f"DEQLinear(width={width})", (width, in_features), (width, width), dtype=dtype)
             R = torch.randn(width, in_features, generator=generator, dtype=dtype) / math.sqrt(in_features)
             self.register_buffer("R", R)  # (m, d), fixed
         elif feature_map is None:
@@ -188,6 +190,8 @@ class DEQLinear(nn.Module):
         else:
             raise ValueError(f"feature_map must be None, 'random' or an (m, in_features) tensor, got {feature_map!r}")
         self.width = check_int("width", width, low=1)
+        check_memory(f"DEQLinear(width={self.width})", (self.width, self.width), (out_features, self.width),
+                     dtype=dtype)
         b_std = 1.0 / math.sqrt(self.width) if b_std is None else check_real("b_std", b_std, low=0.0)
         self.A = nn.Parameter(a_std * torch.randn(self.width, self.width, generator=generator, dtype=dtype))  # (m, m)
         self.B = nn.Parameter(b_std * torch.randn(out_features, self.width, generator=generator, dtype=dtype))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -71,6 +72,31 @@ def check_gamma(gamma: float) -> float:
     return value
 
 
+def check_matrix(name: str, T: Any, *, ndim: int = 2) -> Tensor:
+    """A finite real floating tensor with ``ndim`` dimensions, none empty (ValueError naming ``name``)."""
+    if not isinstance(T, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(T).__name__}")
+    if T.ndim != ndim or T.numel() == 0 or not T.is_floating_point():
+        raise ValueError(f"{name} must be a non-empty {ndim}-D floating tensor, got shape {tuple(T.shape)} "
+                         f"of {T.dtype}")
+    if not bool(torch.isfinite(T.detach()).all()):
+        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(T.detach())).sum())} NaN or infinite "
+                         "entries")
+    return T
+
+
+def check_system(S: Any, Phi: Any) -> None:
+    """S (m, m) and Phi (m, n): finite floating tensors of one dtype (the equilibrium Z = γSZ + Φ)."""
+    check_matrix("S", S)
+    check_matrix("Phi", Phi)
+    if S.shape[0] != S.shape[1]:
+        raise ValueError(f"S must be a square (m, m) matrix, got shape {tuple(S.shape)}")
+    if Phi.shape[0] != S.shape[0]:
+        raise ValueError(f"Phi must have shape (m, n) = ({S.shape[0]}, n) to match S, got {tuple(Phi.shape)}")
+    if S.dtype != Phi.dtype:
+        raise ValueError(f"S and Phi must have the same dtype, got {S.dtype} and {Phi.dtype}")
+
+
 def default_tol(dtype: torch.dtype) -> float:
     """1e-11 in float64 (relative error ≤ 1e-11/(1 − γ) ≤ 1e-8 for γ ≤ 0.999), 1e-5 in float32."""
     return 1e-11 if dtype == torch.float64 else 1e-5
@@ -99,16 +125,13 @@ def solve_equilibrium(S: Tensor, Phi: Tensor, *, gamma: float, solver: str = "di
         ``(Z, info)`` with Z of shape (m, n).
 
     Raises:
-        ValueError: bad γ, solver, backend, tolerances or shapes.
+        ValueError: bad γ, solver, backend, tolerances or shapes; S, Phi not finite floating tensors of one dtype.
         NotConverged: an iterative solver ended with residual > tol (names residual and iterations).
     """
     gamma = check_gamma(gamma)
     check_choice("solver", solver, SOLVERS)
     check_choice("backend", backend, BACKENDS)
-    if S.ndim != 2 or S.shape[0] != S.shape[1]:
-        raise ValueError(f"S must be a square (m, m) matrix, got shape {tuple(S.shape)}")
-    if Phi.ndim != 2 or Phi.shape[0] != S.shape[0]:
-        raise ValueError(f"Phi must have shape (m, n) = ({S.shape[0]}, n) to match S, got {tuple(Phi.shape)}")
+    check_system(S, Phi)
     tol = default_tol(Phi.dtype) if tol is None else check_real("tol", tol, low=0.0, low_open=True)
     with torch.no_grad():
         scale = float(torch.linalg.matrix_norm(Phi))

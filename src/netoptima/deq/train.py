@@ -27,6 +27,7 @@ from torch import Tensor
 
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
 from netoptima.deq.model import DEQLinear
+from netoptima.deq.solvers import check_matrix
 
 __all__ = [
     "GDResult", "LOSSES", "LinearOptimum", "Trajectory", "lambda_min_gram", "lambda_min_UtU", "linear_optimum",
@@ -46,15 +47,31 @@ def loss_value(outputs: Tensor, Y: Tensor, *, loss: str) -> Tensor:
 
     Returns:
         0-dim tensor.
+
+    Raises:
+        ValueError: a bad loss; outputs / Y of the wrong shape or dtype, or class indices outside [0, k).
     """
     check_choice("loss", loss, LOSSES)
+    for name, T in (("outputs", outputs), ("Y", Y)):
+        if not isinstance(T, Tensor) or T.ndim not in (1, 2) or T.shape[0] == 0 or T.is_complex():
+            raise ValueError(f"{name} must be a real (n, k) tensor with n >= 1, got "
+                             f"{tuple(T.shape) if isinstance(T, Tensor) else type(T).__name__}")
+    if outputs.ndim != 2 or not outputs.is_floating_point():
+        raise ValueError(f"outputs must be a floating (n, k) tensor, got {tuple(outputs.shape)} {outputs.dtype}")
     n = outputs.shape[0]
     if loss == "square":
-        if Y.shape != outputs.shape:
-            raise ValueError(f"square loss needs Y of the outputs' shape {tuple(outputs.shape)}, got {tuple(Y.shape)}")
+        if Y.shape != outputs.shape or not Y.is_floating_point():
+            raise ValueError(f"square loss needs Y of the outputs' shape {tuple(outputs.shape)}, got {tuple(Y.shape)}"
+                             f" {Y.dtype}")
         return 0.5 * (outputs - Y).pow(2).sum() / n
     if Y.ndim == 1:
+        k = outputs.shape[1]
+        if Y.is_floating_point() or Y.dtype == torch.bool or Y.shape[0] != n or int(Y.min()) < 0 or int(Y.max()) >= k:
+            raise ValueError(f"cross-entropy class indices Y must be ({n},) integers in [0, {k - 1}], got "
+                             f"{tuple(Y.shape)} {Y.dtype}")
         return F.cross_entropy(outputs, Y, reduction="mean")
+    if not Y.is_floating_point():
+        raise ValueError(f"cross-entropy soft labels Y must be floating, got {Y.dtype}")
     if Y.shape != outputs.shape:
         raise ValueError(f"cross-entropy needs Y of shape (n,) or {tuple(outputs.shape)}, got {tuple(Y.shape)}")
     return -(Y * torch.log_softmax(outputs, dim=1)).sum() / n
@@ -118,6 +135,16 @@ def linear_optimum(Phi: Tensor, Y: Tensor, *, loss: str, max_iter: int = 100, de
     check_choice("loss", loss, LOSSES)
     check_int("max_iter", max_iter, low=1)
     check_choice("dtype", dtype, [torch.float32, torch.float64])
+    check_matrix("Phi", Phi)
+    if not isinstance(Y, Tensor) or Y.ndim not in (1, 2) or Y.is_complex():
+        raise ValueError(f"Y must be an (n, k) or (n,) tensor, got {getattr(Y, 'shape', type(Y).__name__)}")
+    if Y.is_floating_point():
+        check_matrix("Y", Y, ndim=Y.ndim)
+    if loss == "square" and (Y.ndim != 2 or not Y.is_floating_point()):
+        raise ValueError(f"the square loss needs Y of shape (n, k) floating, got {tuple(Y.shape)} {Y.dtype}")
+    if loss == "cross_entropy" and Y.ndim == 1 and (Y.is_floating_point() or Y.dtype == torch.bool
+                                                    or (Y.numel() and int(Y.min()) < 0)):
+        raise ValueError(f"cross-entropy class indices Y must be non-negative integers, got {Y.dtype}")
     Phi = Phi.to(device=device or Phi.device, dtype=dtype)
     Y = Y.to(Phi.device)
     if Y.shape[0] != Phi.shape[0]:
@@ -134,6 +161,8 @@ def _newton_cross_entropy(Phi: Tensor, Y: Tensor, max_iter: int) -> LinearOptimu
     """Newton with Armijo backtracking on the first k − 1 rows of W (last row fixed at 0 removes the gauge)."""
     n, m = Phi.shape
     k = Y.shape[1]
+    if k == 1:  # one class: the loss is 0 for every W
+        return LinearOptimum(torch.zeros(1, m, dtype=Phi.dtype, device=Phi.device), 0.0, True)
     V = torch.zeros(k - 1, m, dtype=Phi.dtype, device=Phi.device)  # free rows
 
     def f(V: Tensor) -> Tensor:
@@ -295,6 +324,8 @@ def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, steps: int, lr: float, 
 
     Raises:
         TrainingDiverged: the loss became non-finite or blew up.
+        ValueError: NaN/inf or no rows in X or Y, a row count mismatch, or a bad shape or option.
+        TypeError: X or Y is not a tensor.
     """
     check_choice("loss", loss, LOSSES)
     record_every = check_int("record_every", record_every, low=1)
@@ -303,6 +334,15 @@ def train_deq(model: DEQLinear, X: Tensor, Y: Tensor, *, steps: int, lr: float, 
     _place(device, dtype)
     if device is not None or dtype is not None:
         model.to(device=device, dtype=dtype)
+    for name, T in (("X", X), ("Y", Y)):
+        if not isinstance(T, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(T).__name__}")
+        if T.ndim < 1 or T.shape[0] < 1:
+            raise ValueError(f"{name} must have at least one sample (row), got shape {tuple(T.shape)}")
+        if T.is_floating_point() and not bool(torch.isfinite(T).all()):
+            raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(T)).sum())} NaN or infinite values")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y must have one target per row of X ({X.shape[0]}), got shape {tuple(Y.shape)}")
     X = X.to(device=model.A.device)
     Y = Y.to(device=model.A.device)
     Phi = model.features(X).detach()  # (n, m), fixed

@@ -29,7 +29,7 @@ def check_unit_rows(X: Any, *, name: str = "X") -> torch.Tensor:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"{name} must be a floating (n, d) tensor with n >= 1, got {shape}")
     norms = torch.linalg.vector_norm(X, dim=1)  # (n,)
-    bad = ((norms - 1).abs() > UNIT_NORM_RTOL).nonzero().flatten().tolist()
+    bad = (~((norms - 1).abs() <= UNIT_NORM_RTOL)).nonzero().flatten().tolist()  # NaN norms are bad too
     if bad:
         shown = [round(float(norms[i]), 6) for i in bad[:5]]
         raise ValueError(f"{name} must have unit-norm rows (within {UNIT_NORM_RTOL:g}) for the NTK theory "

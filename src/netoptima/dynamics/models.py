@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from netoptima.conventions import check_choice, check_int
+from netoptima.conventions import check_choice, check_int, check_memory
 from netoptima.dynamics._checks import check_unit_rows
 from netoptima.models import TwoLayerReLUNTK
 
@@ -44,6 +44,7 @@ class TwoLayerMLP(nn.Sequential):
         d = check_int("d", d, low=1)
         width = check_int("width", width, low=1)
         dtype = check_choice("dtype", dtype, [None, torch.float32, torch.float64]) or torch.get_default_dtype()
+        check_memory(f"TwoLayerMLP(d={d}, width={width})", (width, d), dtype=dtype)
         hidden = nn.utils.skip_init(nn.Linear, d, width, dtype=dtype)
         output = nn.utils.skip_init(nn.Linear, width, 1, bias=False, dtype=dtype)
         with torch.no_grad():

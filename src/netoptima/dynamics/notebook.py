@@ -55,6 +55,8 @@ class RowSpaceMLP(nn.Module):
     def __init__(self, model: TwoLayerMLP, X: Tensor) -> None:
         super().__init__()
         W0 = model.hidden.weight.detach()  # (m, d)
+        if not isinstance(X, Tensor):
+            raise ValueError(f"X must be a torch.Tensor of shape (n, {W0.shape[1]}), got {type(X).__name__}")
         if X.ndim != 2 or X.shape[1] != W0.shape[1] or X.dtype != W0.dtype:
             raise ValueError(f"X must be a ({'n'}, {W0.shape[1]}) tensor of dtype {W0.dtype}, got "
                              f"{tuple(X.shape)} {X.dtype}")
@@ -62,6 +64,9 @@ class RowSpaceMLP(nn.Module):
         self.register_buffer("W0", W0.clone())
         self.register_buffer("P", X @ W0.T)  # (n, m)
         self.register_buffer("K", X @ X.T)  # (n, n)
+        if not bool(torch.isfinite(self.K).all()):
+            raise ValueError("X must be finite with a finite Gram X Xᵀ (no NaN/inf, no row norm² overflowing "
+                             f"{W0.dtype}), got non-finite entries")
         self.C = nn.Parameter(torch.zeros(W0.shape[0], X.shape[0], dtype=X.dtype))  # (m, n)
         self.bias = nn.Parameter(model.hidden.bias.detach().clone())  # (m,)
         self.out = nn.Parameter(model.output.weight.detach().clone())  # (1, m)

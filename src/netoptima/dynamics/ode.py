@@ -23,7 +23,7 @@ import numpy as np
 from scipy import special
 from scipy.integrate import solve_ivp
 
-from netoptima.conventions import check_choice, check_int, check_positive, check_real
+from netoptima.conventions import check_choice, check_int, check_memory, check_positive, check_real
 
 __all__ = [
     "METHODS", "discretization_gap", "gd_error", "hb_error", "hb_gamma", "integrate_error_ode", "kappa_hb",
@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 METHODS = ("gd", "hb", "nag")
+# Largest (fastest rate × horizon) integrate_error_ode accepts: ~10 s of DOP853 steps at 1e-12 tolerance.
+MAX_ODE_WORK = 1e6
 
 
 def _as_matrix(H: Any) -> np.ndarray:
@@ -85,7 +87,11 @@ def ode_time(steps: Any, lr: float, method: str) -> np.ndarray:
     k = np.asarray(steps, dtype=np.float64)
     if not np.isfinite(k).all() or (k < 0).any():
         raise ValueError(f"steps must be finite and >= 0, got {steps!r}")
-    return k * (lr if method == "gd" else math.sqrt(lr))
+    with np.errstate(over="ignore"):
+        t = k * (lr if method == "gd" else math.sqrt(lr))
+    if not np.isfinite(t).all():
+        raise ValueError(f"steps × lr overflows float64 (steps up to {k.max():g}, lr {lr:g})")
+    return t
 
 
 def hb_gamma(lr: float, momentum: float) -> float:
@@ -115,10 +121,18 @@ def kappa_hb(eigvals: Any, gamma: float) -> float:
         κ_HB; ‖e(t)‖ decays like exp(−κ_HB t), the loss like exp(−2κ_HB t).
     """
     gamma = check_positive("gamma", gamma)
-    lam = np.asarray(eigvals, dtype=np.float64)
+    try:
+        lam = np.asarray(eigvals, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"eigvals must be real eigenvalues or a square matrix, got {type(eigvals).__name__}") from None
     if lam.ndim == 2:
         lam = np.linalg.eigvalsh(_as_matrix(lam))
-    lam = np.clip(lam.reshape(-1), 0.0, None)
+    lam = lam.reshape(-1)
+    if lam.size == 0 or not np.isfinite(lam).all():
+        raise ValueError(f"eigvals must be a non-empty array of finite eigenvalues, got {lam!r}")
+    if lam.min() < -1e-8 * max(abs(lam.max()), 1.0):
+        raise ValueError(f"eigvals must be >= 0 (H positive semi-definite), got smallest eigenvalue {lam.min():.3g}")
+    lam = np.clip(lam, 0.0, None)
     disc = np.sqrt((gamma**2 - 4 * lam).astype(complex)).real  # (n,) 0 in the underdamped modes
     return float(np.min((gamma - disc) / 2))
 
@@ -227,6 +241,10 @@ def integrate_error_ode(H: Any, e0: Any, t: Any, *, method: str, gamma: float | 
         method: ``"gd"``, ``"hb"`` (needs ``gamma``) or ``"nag"`` (needs ``r``).
         rtol, atol: integration tolerances.
 
+    Raises:
+        ValueError: bad H, e0, t, method, gamma or r; or a problem too stiff for the explicit integrator
+            (fastest rate × horizon above ``MAX_ODE_WORK``), which would otherwise run for hours.
+
     Returns:
         (T, n) float64 errors.
     """
@@ -234,9 +252,22 @@ def integrate_error_ode(H: Any, e0: Any, t: Any, *, method: str, gamma: float | 
     H = _as_matrix(H)
     e0 = _as_vector(e0, H.shape[0])
     t = _as_times(t)
-    if (np.diff(t) < 0).any():
-        raise ValueError("t must be non-decreasing")
+    if t.size == 0 or (np.diff(t) < 0).any():
+        raise ValueError(f"t must be a non-empty non-decreasing array of times, got {t!r}")
     n = H.shape[0]
+    if t[-1] == 0:  # nothing to integrate: every requested time is the start
+        return np.tile(e0, (t.size, 1))
+    # DOP853 is explicit: its step count grows like (fastest rate) × (horizon); refuse what would run for hours
+    lam_top = float(np.abs(np.linalg.eigvalsh(H)).max())
+    work = float(t[-1]) * max(lam_top, math.sqrt(lam_top))
+    if method == "hb" and gamma is not None:
+        work = max(work, float(t[-1]) * check_positive("gamma", gamma))
+    if method == "nag" and r is not None:
+        work = max(work, check_positive("r", r) * math.log1p(float(t[-1]) * 1e6 * math.sqrt(max(lam_top, 1e-12))))
+    if work > MAX_ODE_WORK:
+        raise ValueError(f"the ODE is too stiff for the explicit integrator over t <= {t[-1]:g} (rate × horizon "
+                         f"{work:.3g} > {MAX_ODE_WORK:g}, e.g. λ_max(H) = {lam_top:.3g}); shorten t or use the closed "
+                         "forms gd_error / hb_error / nag_error")
     if method == "gd":
         sol = solve_ivp(lambda _, e: -H @ e, (0.0, float(t[-1])), e0, method="DOP853", t_eval=t,
                         rtol=rtol, atol=atol)
@@ -335,6 +366,7 @@ def linearized_error(method: str, H: Any, e0: Any, steps: int, lr: float, *, mom
     lr = check_positive("lr", lr)
     H = _as_matrix(H)
     e = _as_vector(e0, H.shape[0]).copy()
+    check_memory(f"linearized_error(steps={steps})", (steps + 1, e.size), dtype=np.float64)
     q = np.zeros_like(e)
     out = np.empty((steps + 1, e.size))
     out[0] = e

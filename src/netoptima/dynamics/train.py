@@ -60,13 +60,22 @@ def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimize
     Raises:
         TrainingDiverged: when the loss becomes NaN or infinite, or exceeds 1e4 × max(starting loss, 1)
             (``conventions.check_finite_loss``; names the step and learning rate).
-        ValueError: bad ``steps`` / ``loss``, or inputs without unit-norm rows for the theory model
-            (``TwoLayerReLUNTK``: the analysis assumes ‖x_i‖ = 1).
+        ValueError: bad ``steps`` / ``loss``, X or y not finite floating tensors of the model's dtype, or inputs
+            without unit-norm rows for the theory model (``TwoLayerReLUNTK``: the analysis assumes ‖x_i‖ = 1).
     """
     steps = check_int("steps", steps, low=0)
     if isinstance(model, TwoLayerReLUNTK):
         check_unit_rows(X)
     check_choice("loss", loss, LOSSES)
+    dtype = next((p.dtype for p in model.parameters()), None)
+    for name, T in (("X", X), ("y", y)):
+        if not isinstance(T, Tensor) or not T.is_floating_point() or (dtype is not None and T.dtype != dtype):
+            got = f"{T.dtype} tensor" if isinstance(T, Tensor) else type(T).__name__
+            raise ValueError(f"{name} must be a floating tensor of the model's dtype {dtype}, got a {got}")
+        if not bool(torch.isfinite(T).all()):
+            raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(T)).sum())} NaN or infinite values")
+    if X.ndim == 0 or X.shape[0] == 0:
+        raise ValueError(f"X must have at least one sample (row), got shape {tuple(X.shape)}")
     y = y.reshape(-1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one target per row of X ({X.shape[0]}), got shape {tuple(y.shape)}")
@@ -95,6 +104,8 @@ def train_full_batch(model: nn.Module, X: Tensor, y: Tensor, optimizer: Optimize
 
 
 def _window(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    if np.iscomplexobj(x) or np.iscomplexobj(y):
+        raise ValueError("the times and losses of a rate fit must be real, got complex values")
     x, y = np.asarray(x, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"need two equally long arrays with at least 2 points, got {x.shape} and {y.shape}")

@@ -74,6 +74,9 @@ def lm_task(ids: dict[str, Tensor], vocab: int, *, context: int, aggregate: str)
     N = check_int("vocab", vocab, low=2)
     K = check_int("context", context, low=1)
     check_choice("aggregate", aggregate, AGGREGATES)
+    if not isinstance(ids, dict) or "train" not in ids or "valid" not in ids:
+        keys = sorted(map(str, ids)) if isinstance(ids, dict) else type(ids).__name__
+        raise ValueError(f"ids must be a dict with 'train' and 'valid' streams (and optionally 'test'), got {keys}")
     F = cooccurrence(ids["train"], N, context=K, aggregate=aggregate)
     ctx, tgt = context_windows(ids["train"], K)
     held_out = {s: compress_contexts(*context_windows(ids[s], K), N, aggregate=aggregate) if s in ids else None

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from netoptima.conventions import check_choice, check_int
+from netoptima.conventions import check_choice, check_int, check_memory
 
 __all__ = ["AGGREGATES", "SoftmaxClassifier", "SoftmaxLM", "TwoLayerSoftmax", "check_ids", "check_nonnegative"]
 
@@ -74,6 +74,7 @@ class SoftmaxLM(nn.Module):
         self.aggregate = check_choice("aggregate", aggregate, AGGREGATES)
         dtype = check_choice("dtype", dtype, _DTYPES) or torch.get_default_dtype()
         dim_x = self.vocab * (self.context if aggregate == "cat" else 1)
+        check_memory(f"SoftmaxLM(vocab={self.vocab}, context={self.context})", (dim_x, self.vocab), dtype=dtype)
         self.U = nn.Parameter(torch.zeros(dim_x, self.vocab, dtype=dtype))  # (dim_x, N)
         self.b = nn.Parameter(torch.zeros(self.vocab, dtype=dtype)) if bias else None  # (N,)
         # block offsets turn context ids into rows of U: 0 for "sum", k·N for block k of "cat"
@@ -144,6 +145,8 @@ class SoftmaxClassifier(nn.Module):
         self.n_features = check_int("n_features", n_features, low=1)
         self.n_classes = check_int("n_classes", n_classes, low=2)
         dtype = check_choice("dtype", dtype, _DTYPES) or torch.get_default_dtype()
+        check_memory(f"SoftmaxClassifier({self.n_features}, {self.n_classes})", (self.n_features, self.n_classes),
+                     dtype=dtype)
         self.W = nn.Parameter(torch.zeros(self.n_features, self.n_classes, dtype=dtype))  # (d, C)
         self.b = nn.Parameter(torch.zeros(self.n_classes, dtype=dtype)) if bias else None  # (C,)
 

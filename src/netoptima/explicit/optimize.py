@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from netoptima.conventions import check_choice, check_finite_loss, check_int, check_positive, progress
-from netoptima.explicit.models import SoftmaxLM
+from netoptima.explicit.models import SoftmaxLM, check_ids
 from netoptima.explicit.stats import ContextCounts
 
 __all__ = ["LBFGSResult", "TrainResult", "accuracy", "classifier_loss", "classifier_preconditioner", "grad_norm",
@@ -80,10 +80,35 @@ def lm_loss(model: SoftmaxLM, data: ContextCounts, *, backward: bool = False, ch
     return total
 
 
+def _n_classes(model: nn.Module) -> int | None:
+    """The number of output classes of the part's models (``None`` for another module)."""
+    for owner in (model, getattr(model, "layer2", None)):
+        for attr in ("n_classes", "vocab"):
+            if isinstance(getattr(owner, attr, None), int):
+                return getattr(owner, attr)
+    return None
+
+
+def _check_labelled(model: nn.Module, x: Any, y: Any, *, xname: str = "x", yname: str = "y") -> None:
+    """Inputs with at least one row and one integer label in [0, C) per row (ValueError naming the argument)."""
+    for name, T in ((xname, x), (yname, y)):
+        if not isinstance(T, Tensor) or T.ndim == 0 or T.shape[0] == 0:
+            got = tuple(T.shape) if isinstance(T, Tensor) else type(T).__name__
+            raise ValueError(f"{name} must be a tensor with at least one row, got {got}")
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{yname} must be ({x.shape[0]},): one label per row of {xname}, got {tuple(y.shape)}")
+    check_ids(yname, y, _n_classes(model) or 2**62)
+
+
 def classifier_loss(model: nn.Module, x: Tensor, y: Tensor, *, backward: bool = False,
                     chunk_size: int = 16384) -> float:
-    """Mean cross-entropy of a classifier on ``(x, y)``; optionally accumulates ∇ into ``.grad``."""
+    """Mean cross-entropy of a classifier on ``(x, y)``; optionally accumulates ∇ into ``.grad``.
+
+    Raises:
+        ValueError: ``x`` or ``y`` empty, of mismatched length, or labels that are not integers in [0, C).
+    """
     chunk_size = check_int("chunk_size", chunk_size, low=1)
+    _check_labelled(model, x, y)
     dev = _device_of(model)
     total = 0.0
     for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True):
@@ -97,7 +122,13 @@ def classifier_loss(model: nn.Module, x: Tensor, y: Tensor, *, backward: bool = 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, chunk_size: int = 16384) -> float:
-    """Fraction of ``x`` whose arg-max logit is the label ``y``."""
+    """Fraction of ``x`` whose arg-max logit is the label ``y``.
+
+    Raises:
+        ValueError: ``x`` or ``y`` empty, of mismatched length, or labels that are not integers in [0, C).
+    """
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
+    _check_labelled(model, x, y)
     dev = _device_of(model)
     hits = sum(int((model(xs.to(dev)).argmax(1) == ys.to(dev)).sum())
                for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True))
@@ -301,12 +332,14 @@ def train(model: nn.Module, inputs: Tensor, targets: Tensor, *, lr: float, steps
 
     Raises:
         TrainingDiverged: a minibatch loss became non-finite or 1e4 × above the first minibatch's loss.
+        ValueError: a bad option; inputs / targets empty, of mismatched length, or labels not integers in [0, C).
     """
     check_choice("optimizer", optimizer, ("adam", "sgd"))
     lr = check_positive("lr", lr)
     batch_size = check_int("batch_size", batch_size, low=1)
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    _check_labelled(model, inputs, targets, xname="inputs", yname="targets")
     M = inputs.shape[0]
     steps_per_epoch = -(-M // batch_size)
     if (steps is None) == (epochs is None):

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import one_hot
 
-from netoptima.conventions import check_choice, check_int
+from netoptima.conventions import check_choice, check_int, check_memory
 from netoptima.explicit.models import AGGREGATES, check_ids, check_nonnegative
 
 __all__ = ["ContextCounts", "compress_contexts", "context_windows", "cooccurrence", "feature_label_counts"]
@@ -106,6 +106,8 @@ def cooccurrence(ids: Tensor | Iterable[Tensor], vocab: int, *, context: int = 1
     if dim_x * N > _INT63:
         raise ValueError(f"vocab={N} with context={K} ({aggregate}) overflows int64 flat indices")
     check_choice("dtype", dtype, [torch.float32, torch.float64])
+    if not sparse:
+        check_memory(f"a dense cooccurrence(vocab={N}, context={K}) (use sparse=True)", (dim_x, N), dtype=dtype)
     dense = None if sparse else torch.zeros(dim_x * N, dtype=dtype)  # flat (dim_x·N,)
     keys_acc, counts_acc = torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.float64)
     tail = torch.zeros(0, dtype=torch.long)
@@ -152,6 +154,8 @@ def feature_label_counts(x: Tensor, y: Tensor, n_classes: int, *,
         raise ValueError(f"x must be (M, d) and y (M,) with the same M, got {tuple(x.shape)} and {tuple(y.shape)}")
     check_nonnegative("x", x)
     y = check_ids("y", y, C)
+    check_memory(f"feature_label_counts(n_classes={C})", (C, x.shape[1]), (min(chunk_size, x.shape[0]), C),
+                 dtype=torch.float64)
     G = torch.zeros(C, x.shape[1], dtype=torch.float64)  # (C, d) = Fᵀ
     for xs, ys in zip(x.split(chunk_size), y.split(chunk_size), strict=True):
         # YᵀX of one chunk as a matmul in x's dtype (a float32 chunk sums ≤ chunk_size values: ~1e-7 relative),

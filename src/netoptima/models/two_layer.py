@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from netoptima.conventions import check_choice, check_int
+from netoptima.conventions import check_choice, check_int, check_memory
 
 __all__ = ["Quadratic", "TwoLayerReLUNTK", "mlp"]
 
@@ -53,6 +53,7 @@ class TwoLayerReLUNTK(nn.Sequential):
         d = check_int("d", d, low=1)
         width = check_int("width", width, low=1)
         dtype = check_choice("dtype", dtype, _DTYPES) or torch.get_default_dtype()
+        check_memory(f"TwoLayerReLUNTK(d={d}, width={width})", (width, d), dtype=dtype)
         hidden = nn.Linear(d, width, bias=False, dtype=dtype)
         output = nn.Linear(width, 1, bias=False, dtype=dtype)
         with torch.no_grad():
@@ -92,6 +93,7 @@ def mlp(sizes: Sequence[int], *, activation: Callable[[], nn.Module] = nn.ReLU, 
     if not isinstance(bias, bool):
         raise ValueError(f"bias must be True or False, got {bias!r}")
     dtype = check_choice("dtype", dtype, _DTYPES)
+    check_memory(f"mlp({sizes})", *((a, b + 1) for a, b in zip(sizes[1:], sizes[:-1], strict=True)), dtype=dtype)
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(fan_in, fan_out, bias=bias, dtype=dtype))

@@ -77,7 +77,14 @@ def coord_check(parametrization: str, widths: Sequence[int], *, steps: int, dept
 
         Xr, y = mnist(64, seed=0)
         data = (standardize(Xr), y)
+    if not isinstance(data, tuple) or len(data) != 2 or not all(isinstance(t, Tensor) for t in data):
+        raise ValueError(f"data must be a pair (X, y) of tensors, got {type(data).__name__}")
     X, y = data
+    if X.ndim < 2 or X.shape[0] == 0 or not X.is_floating_point() or not bool(torch.isfinite(X).all()):
+        raise ValueError(f"data's X must be finite floating inputs (B, ...) with B >= 1, got {tuple(X.shape)} "
+                         f"{X.dtype}")
+    if y.shape != (X.shape[0],) or y.is_floating_point() or y.dtype == torch.bool or int(y.min()) < 0:
+        raise ValueError(f"data's y must be ({X.shape[0]},) integer class labels >= 0, got {tuple(y.shape)} {y.dtype}")
     X = X.reshape(X.shape[0], -1).to(device=device, dtype=dtype)  # (B, d)
     y = y.to(X.device)
     records: list[dict[str, Any]] = []
@@ -104,6 +111,8 @@ def coord_check(parametrization: str, widths: Sequence[int], *, steps: int, dept
 
 def coord_slopes(records: Sequence[dict[str, Any]]) -> dict[tuple[str, int], float]:
     """Fitted log-log slope of ``l1`` against width for each (layer, t) (0 means flat in width)."""
+    if not all(isinstance(r, dict) and {"layer", "t", "width", "l1"} <= r.keys() for r in records):
+        raise ValueError("records must be coord_check's dicts with keys 'layer', 't', 'width' and 'l1'")
     keys = sorted({(r["layer"], r["t"]) for r in records})
     out = {}
     for layer, t in keys:

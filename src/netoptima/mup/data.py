@@ -25,11 +25,19 @@ def standardize(X: Tensor) -> Tensor:
         Float tensor of shape (N, d).
 
     Raises:
-        ValueError: an image is constant (it has no direction to keep).
+        ValueError: an image is constant (it has no direction to keep); X empty, not real or not finite.
     """
+    if not isinstance(X, Tensor) or X.ndim < 2 or X.numel() == 0 or X.is_complex() or X.dtype == torch.bool:
+        raise ValueError(f"X must be a non-empty real tensor of images (N, ...), got "
+                         f"{tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__}")
     X = X.reshape(X.shape[0], -1).to(torch.get_default_dtype())  # (N, d)
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"X must be finite, got {int((~torch.isfinite(X)).sum())} NaN or infinite values")
     X = X - X.mean(dim=1, keepdim=True)
     rms = X.pow(2).mean(dim=1, keepdim=True).sqrt()  # (N, 1)
+    if not bool(torch.isfinite(rms).all()) or bool((rms < torch.finfo(X.dtype).tiny).any()):  # over/underflow:
+        X = X / X.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)  # rescale (scale-free)
+        rms = X.pow(2).mean(dim=1, keepdim=True).sqrt()
     if (rms == 0).any():
         raise ValueError("standardize got a constant image (zero variance); it cannot be scaled to unit RMS")
     return X / rms

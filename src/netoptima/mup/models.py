@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from netoptima.conventions import check_choice, check_int, check_positive, check_real
+from netoptima.conventions import check_choice, check_int, check_memory, check_positive, check_real
 
 __all__ = ["ABC", "ACTIVATIONS", "MLP", "PARAMETRIZATIONS", "ScaledLinear", "abc", "abc_exponents",
            "layer_abc", "param_groups"]
@@ -65,6 +65,10 @@ _TABLE: dict[str, ABC] = {
 }
 
 
+# Deepest net the abc tables are built for (a deeper one would take minutes just to list its layers).
+MAX_DEPTH = 100_000
+
+
 def check_parametrization(parametrization: str) -> str:
     """Validate a parametrization name (one of :data:`PARAMETRIZATIONS`)."""
     return check_choice("parametrization", parametrization, PARAMETRIZATIONS)
@@ -81,7 +85,7 @@ def layer_abc(parametrization: str, depth: int) -> tuple[list[tuple[float, float
     Layer 1 is the input layer, layers 2..depth-1 are hidden (n×n), layer ``depth`` is the readout.
     """
     p = abc(parametrization)
-    depth = check_int("depth", depth, low=2)
+    depth = check_int("depth", depth, low=2, high=MAX_DEPTH)
     kinds = [0] + [1] * (depth - 2) + [2]
     return [(p.a[k], p.b[k]) for k in kinds], p.c
 
@@ -137,6 +141,12 @@ class ScaledLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, *, multiplier: float, std: float,
                  generator: torch.Generator | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
+        in_features = check_int("in_features", in_features, low=1)
+        out_features = check_int("out_features", out_features, low=1)
+        multiplier = check_real("multiplier", multiplier)
+        std = check_real("std", std, low=0.0)
+        dtype = check_choice("dtype", dtype, _DTYPES) or torch.get_default_dtype()
+        check_memory(f"ScaledLinear({in_features}, {out_features})", (out_features, in_features), dtype=dtype)
         self.in_features, self.out_features, self.multiplier = in_features, out_features, float(multiplier)
         w = torch.randn(out_features, in_features, generator=generator, dtype=dtype) * std  # (out, in)
         self.weight = nn.Parameter(w)
@@ -186,6 +196,8 @@ class MLP(nn.Module):
         init_std = check_positive("init_std", init_std)
         dtype = check_choice("dtype", dtype, _DTYPES) or torch.get_default_dtype()
         layers, c = layer_abc(parametrization, depth)
+        check_memory(f"MLP(width={self.width}, depth={depth})", (self.width, self.in_features),
+                     *[(self.width, self.width)] * (depth - 2), (self.out_features, self.width), dtype=dtype)
         ratio = self.width / self.base_width  # n / n0
         self.lr_scale = ratio ** (-c)  # SGD step on every w is η (n/n0)^{-c}
         sizes = [self.in_features] + [self.width] * (depth - 1) + [self.out_features]

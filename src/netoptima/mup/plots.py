@@ -99,6 +99,10 @@ def plot_coord_check(records: Sequence[dict[str, Any]] | dict[str, Sequence[dict
     from netoptima.report.plots import figure, save
 
     rows = dict(records) if isinstance(records, dict) else {"": records}
+    if not rows or not all(isinstance(rs, Sequence) and rs and all(
+            isinstance(r, dict) and {"t", "layer", "width", "l1"} <= r.keys() for r in rs) for rs in rows.values()):
+        raise ValueError("records must be coord_check's non-empty list of dicts with keys 't', 'layer', 'width' "
+                         "and 'l1' (or a dict of such lists)")
     ts = sorted({r["t"] for rs in rows.values() for r in rs})
     fig, axes = figure(nrows=len(rows), ncols=len(ts), figsize=(3.0 * len(ts), 2.6 * len(rows) + 0.4),
                        squeeze=False)

@@ -26,7 +26,14 @@ def sgd_step(groups: list[dict]) -> None:
 
     Written out because constructing ``torch.optim.SGD`` imports ``torch._dynamo`` (seconds per fresh worker
     process); the tests check it against ``torch.optim.SGD`` step for step.
+
+    Raises:
+        ValueError: ``groups`` is not a list of ``{"params": [...], "lr": float}`` (as :func:`param_groups` makes).
     """
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) and {"params", "lr"} <= g.keys()
+                                                         for g in groups):
+        raise ValueError(f"groups must be a list of dicts with 'params' and 'lr' (see param_groups), got "
+                         f"{type(groups).__name__}")
     for g in groups:
         for p in g["params"]:
             if p.grad is not None:

@@ -11,6 +11,23 @@ import numpy as np
 __all__ = ["best_log2_lr", "lr_regret", "mean_loss_curves", "seed_shifts", "unrefined"]
 
 
+def _check_grid(log2_lrs: Any, losses: Any) -> tuple[np.ndarray, list[float | None]]:
+    """A non-empty increasing finite grid and one loss (> 0, or None / non-finite for diverged) per grid point."""
+    try:
+        x = np.asarray(log2_lrs, dtype=float)
+        values = [None if v is None else float(v) for v in losses]
+    except (TypeError, ValueError):
+        raise ValueError("log2_lrs must be a sequence of numbers and losses of numbers or None") from None
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all() or (np.diff(x) <= 0).any():
+        raise ValueError(f"log2_lrs must be a non-empty increasing 1-D grid of finite numbers, got {x!r}")
+    if len(values) != x.size:
+        raise ValueError(f"log2_lrs and losses must have the same length, got {x.size} and {len(values)}")
+    bad = [v for v in values if v is not None and v <= 0]
+    if bad:
+        raise ValueError(f"losses must be > 0 (compared on a log scale) or None for a diverged rate, got {bad[0]!r}")
+    return x, values
+
+
 def best_log2_lr(log2_lrs: Sequence[float], losses: Sequence[float | None]) -> float:
     """log2 of the best learning rate: the grid argmin refined by a parabola through its neighbours in log loss.
 
@@ -22,10 +39,8 @@ def best_log2_lr(log2_lrs: Sequence[float], losses: Sequence[float | None]) -> f
         log2 η*, NaN when every rate diverged. Next to a diverged rate or at the grid's end the grid value is
         returned unrefined (the optimum is then only known to within half a grid step).
     """
-    x = np.asarray(log2_lrs, dtype=float)
-    y = np.array([math.inf if v is None or not math.isfinite(v) else math.log(v) for v in losses])
-    if x.shape != y.shape:
-        raise ValueError(f"log2_lrs and losses must have the same length, got {x.size} and {y.size}")
+    x, values = _check_grid(log2_lrs, losses)
+    y = np.array([math.inf if v is None or not math.isfinite(v) else math.log(v) for v in values])
     if not np.isfinite(y).any():
         return math.nan
     i = int(np.argmin(y))
@@ -38,10 +53,11 @@ def best_log2_lr(log2_lrs: Sequence[float], losses: Sequence[float | None]) -> f
 
 def lr_regret(log2_lrs: Sequence[float], losses: Sequence[float | None], log2_lr: float) -> float:
     """Loss at the grid rate nearest ``log2_lr`` over the best loss on the grid (inf if that rate diverged)."""
+    x, losses = _check_grid(log2_lrs, losses)
     finite = [v for v in losses if v is not None and math.isfinite(v)]
     if not finite or math.isnan(log2_lr):
         return math.inf
-    at = losses[int(np.argmin([abs(k - log2_lr) for k in log2_lrs]))]
+    at = losses[int(np.argmin(np.abs(x - log2_lr)))]
     return math.inf if at is None or not math.isfinite(at) else at / min(finite)
 
 
