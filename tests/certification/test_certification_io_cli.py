@@ -152,3 +152,17 @@ def test_cli_bad_files_exit_2(files, tmp_path: Path, capsys: pytest.CaptureFixtu
         assert certify_main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_save_to_a_bad_path_is_a_clear_error(tmp_path):
+    import torch
+
+    from netoptima import save
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="does not exist or is a file"):
+        save(net, tmp_path / "file" / "model.pt")
+    with pytest.raises(ValueError, match="is a directory"):
+        save(net, tmp_path)
+    assert save(net, tmp_path / "m.pt").is_file() and not list(tmp_path.glob(".*.tmp"))

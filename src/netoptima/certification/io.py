@@ -16,6 +16,7 @@ file needs them) ``QuadraticActivationNet``, ``SoftmaxClassifier``, ``SoftmaxLM`
 from __future__ import annotations
 
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -122,7 +123,18 @@ def save(model: nn.Module, path: str | Path) -> Path:
               "training": model.training}
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     path = Path(path)
-    torch.save({"format": FORMAT, "spec": json.dumps(header), "state_dict": state}, path)
+    if path.is_dir():
+        raise ValueError(f"path {str(path)!r} is a directory; give a file name such as model.pt")
+    if not path.parent.is_dir():
+        raise ValueError(f"path {str(path)!r}: its directory {str(path.parent)!r} does not exist or is a file")
+    # atomic: a reader never sees half a model file
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save({"format": FORMAT, "spec": json.dumps(header), "state_dict": state}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     return path
 
 
