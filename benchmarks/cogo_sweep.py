@@ -8,8 +8,9 @@ per-seed mask as three batched GEMMs and a hand-written backward and Adam (``net
 
 Reported: seed-epochs/s of each (ours at fixed width, S = 1 and S = 4 seeds per tensor program), the ratio,
 our achieved GFLOP/s (3 GEMMs of 2·d³·q flops per seed-epoch) against a 1024² float32 GEMM measured in the
-same run, and the end-to-end rate of a full paper-protocol run (10,000 epochs, wd 1e-4) in which the trainer drops
-the nodes that weight decay has killed (the reference's per-epoch cost is constant, so its rate is the same).
+same run, the d = 71 rate against that run's GEMM, and the end-to-end rate of a full paper-protocol run (10,000
+epochs, wd 1e-4) in which the trainer drops the nodes that weight decay has killed (the reference's per-epoch cost
+is constant, so its rate is the same).
 
     python benchmarks/cogo_sweep.py [--threads 1] [--rounds 3] [--out benchmarks/results/cogo_sweep.json]
 """
@@ -64,6 +65,8 @@ def main() -> None:
     p.add_argument("--e2e-epochs", type=int, default=10_000,
                    help="end-to-end run of the paper protocol (wd 1e-4, dead-node pruning on); 0 skips it")
     p.add_argument("--e2e-wd", type=float, default=1e-4)
+    p.add_argument("--d71-epochs", type=int, default=20,
+                   help="epochs of the d = 71 rate (S = 1 and S = 3, fixed width) against the same-run GEMM; 0 skips")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "cogo_sweep.json"))
     args = p.parse_args()
     with torch_threads(args.threads):
@@ -80,6 +83,14 @@ def main() -> None:
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()), flush=True)
         med = {k: statistics.median(v) for k, v in rates.items()}
         e2e = ours_rate(d, q, args.e2e_epochs, 1, prune=True, wd=args.e2e_wd) if args.e2e_epochs else None
+        d71 = None
+        if args.d71_epochs:
+            g71 = gemm_gflops()
+            r71 = {f"S{S}": ours_rate(71, q, args.d71_epochs, S) for S in (1, 3)}
+            f71 = 3 * 2 * 71**3 * q
+            d71 = {"seed_epochs_per_s": r71, "gemm_gflops": g71,
+                   "achieved_gflops": {k: v * f71 / 1e9 for k, v in r71.items()},
+                   "fraction_of_gemm": {k: v * f71 / 1e9 / g71 for k, v in r71.items()}}
         flop = 3 * 2 * d**3 * q  # per seed-epoch: forward GEMM + two backward GEMMs
         best = max(med["ours_S1"], med["ours_S4"])
         result = {
@@ -92,6 +103,7 @@ def main() -> None:
             "end_to_end_pruned": None if e2e is None else {
                 "epochs": args.e2e_epochs, "weight_decay": args.e2e_wd, "seed_epochs_per_s": e2e,
                 "ratio_vs_reference": e2e / med["reference"]},
+            "d71": d71,
             "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpu_count": os.cpu_count(),
             "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
         }
@@ -104,6 +116,11 @@ def main() -> None:
         if e2e is not None:
             print(f"end-to-end {args.e2e_epochs} epochs wd {args.e2e_wd:g} with dead-node pruning: "
                   f"{e2e:.0f} seed-epochs/s = {e2e / med['reference']:.1f}x the reference")
+        if d71 is not None:
+            print("d = 71 fixed width: " + ", ".join(
+                f"{k} {v:.1f} seed-epochs/s = {d71['achieved_gflops'][k]:.1f} GFLOP/s = "
+                f"{100 * d71['fraction_of_gemm'][k]:.0f}%" for k, v in d71["seed_epochs_per_s"].items())
+                  + f" of a {d71['gemm_gflops']:.0f} GFLOP/s GEMM (same run)")
         print(f"load average {load0} -> {result['loadavg_end']}; wrote {path}")
 
 

@@ -207,3 +207,55 @@ def test_block_loss_gradient_matches_autograd():
     ref.backward()
     assert loss == pytest.approx(float(ref.detach()), rel=1e-13)
     assert np.allclose(grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)  # closed-form Wirtinger vs autograd
+
+
+def test_global_optimizer_equals_the_ring_sum_of_its_blocks():
+    # oracle: the ring sum z_1 + ... + z_n of the same blocks (the quadratic-time construction it replaces), with the
+    # angles drawn in the same order, normalised and compensated the same way
+    from netoptima.cogo.constructions import mixed_compensation
+
+    d, plan = 23, [6, 4, "6ab", 4, 6, 6, 4, "6ab", 6, 4, 6]
+    rng = np.random.default_rng(5)
+
+    def unit() -> complex:
+        return cmath.exp(1j * rng.uniform(-math.pi, math.pi))
+
+    blocks = []
+    for k, o in enumerate(plan, start=1):
+        blk = order6(unit()) if o == 6 else order4(unit()) if o == 4 else order6_ab(unit(), unit())
+        blocks.append(blk.at(k))
+    ref = sum(blocks, Solution.zero()).normalized(d)
+    ref = mixed_compensation(ref, d, order4_labels=[k for k, o in enumerate(plan, 1) if o == 4], host_label=1)
+    got = global_optimizer(d, plan, seed=5)
+    assert got.freqs == ref.freqs
+    for x, y in ((got.a, ref.a), (got.b, ref.b), (got.c, ref.c)):
+        assert torch.allclose(x, y, rtol=0, atol=1e-14)
+    assert got.order == sum(4 if o == 4 else 6 for o in plan) and float(pair_loss(got.to_weights(d))) < ZERO
+
+
+def test_x00_slot_matches_the_full_potentials():
+    from netoptima.cogo.constructions import _x00
+    from netoptima.cogo.fourier import monomial_potentials
+
+    d = 11
+    z = global_optimizer(d, [6, 4, 4, "6ab", 4], compensation="dc", seed=3)
+    A, B, C = z.fourier(d)
+    r, ra, rb = monomial_potentials(A, B, C)
+    idx = torch.arange(d)
+    for k, got in _x00(z, d, range(1, 6)).items():
+        ref = complex(r[0, 0, k] + 0.5 * (ra[idx, (-idx) % d, k].sum() + rb[idx, (-idx) % d, k].sum()))
+        assert abs(got - ref) < 1e-12 * max(1.0, abs(ref))
+
+
+def test_global_optimizer_refuses_groups_too_large_before_allocating():
+    from netoptima.cogo.constructions import max_modulus
+
+    dmax = max_modulus()
+    assert dmax % 2 == 1 and dmax >= 801  # d = 801 fits any machine with ≥ 0.3 GB
+    with pytest.raises(ValueError, match=rf"d must be an odd integer in \[3, {dmax}\]"):
+        global_optimizer(dmax + 2)
+    with pytest.raises(ValueError, match=r"d must be an odd integer in \[3, "):
+        global_optimizer(10**9 + 1)  # 4e20 bytes: refused before any tensor exists
+    for bad in (3.0, True, "7", 2):
+        with pytest.raises(ValueError, match="d must be an integer"):
+            global_optimizer(bad)

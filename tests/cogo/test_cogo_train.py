@@ -89,3 +89,29 @@ def test_the_result_is_frozen():
     res = train(5, 8, seeds=[0], weight_decay=0.0, steps=2, quiet=True)
     with pytest.raises(AttributeError):
         res.seeds = [1]  # type: ignore[misc]
+
+
+def test_snapshots_are_the_weights_of_the_shorter_run():
+    # the epoch-9900 checkpoint of a run continued to 20k: weights after that many steps, pruned nodes included
+    kw = dict(seeds=[1, 2], weight_decay=5e-4, dtype=torch.float64, record_every=100, quiet=True, prune_below=1e-4)
+    long = train(11, 24, steps=320, snapshot_at=[0, 250, 320], **kw)
+    short = train(11, 24, steps=250, **kw)
+    assert sorted(long.snapshots) == [0, 250, 320]
+    for x, y in zip(long.snapshots[250], short.weights, strict=True):
+        assert torch.equal(x, y)
+    for x, y in zip(long.snapshots[320], long.weights, strict=True):
+        assert torch.equal(x, y)
+    assert 250 in long.epochs.tolist()
+    with pytest.raises(ValueError, match="snapshot_at"):
+        train(5, 8, seeds=[0], weight_decay=0.0, steps=10, snapshot_at=[11])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_batched_trainer_on_cuda_matches_the_cpu():
+    d, q, seeds = 11, 32, [1, 2, 3]
+    kw = dict(seeds=seeds, weight_decay=1e-3, steps=200, dtype=torch.float64, record_every=50, quiet=True)
+    cpu, gpu = train(d, q, device="cpu", **kw), train(d, q, device="cuda", **kw)
+    assert gpu.config["device"].startswith("cuda") and gpu.weights[0].device.type == "cpu"
+    for x, y in zip(cpu.weights, gpu.weights, strict=True):
+        assert torch.allclose(x, y, atol=1e-8, rtol=0)  # float64: only the summation order differs
+    assert torch.allclose(cpu.train_loss, gpu.train_loss, rtol=1e-8)

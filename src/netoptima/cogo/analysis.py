@@ -31,6 +31,9 @@ __all__ = [
     "factorize_block",
     "factorization_summary",
     "ols_slope",
+    "PAIRINGS",
+    "pct",
+    "table2_row",
     "solution_orders",
 ]
 
@@ -105,27 +108,51 @@ def check_component(comp: np.ndarray, *, thres: float = 0.1) -> tuple[str, tuple
     raise ValueError(f"check_component handles (3, 2) and (3, 3) factors, got shape {A.shape}")
 
 
-def factorize_block(F: np.ndarray) -> dict[str, Any]:
+def _flip_gauge(F: np.ndarray, h: int) -> np.ndarray:
+    """Flip (a, b) of the first-half columns where a[h:]/a[:h] deviates by > 0.2 from its first entry (in place)."""
+    test = F[0, h:] / F[0, :h]
+    flip = np.nonzero(np.abs(test - test[0]) > 0.2)[0]
+    F[:2, flip] *= -1
+    return F
+
+
+PAIRINGS = ("c", "abc")
+
+
+def factorize_block(F: np.ndarray, *, pairing: str = "c") -> dict[str, Any]:
     """Factor one order-4/6 block F = [a; b; c] (3×q) as order-2 ⊗ order-q/2 (``analyze_component_v2``).
 
     Steps of the official code: pick the node permutation for which c[:q/2]/c[q/2:] is most constant;
     flip (a, b) of the columns where a[q/2:]/a[:q/2] deviates by > 0.2 from its first entry; factor 1 =
     [1, mean ratio] per row, factor 2 = first half / its first column; non-factorable if the ratio's
     deviation exceeds 0.1·√(3q).
+
+    Arguments:
+        F: the block, shape (3, 4) or (3, 6).
+        pairing: ``"c"`` chooses the node pairing from the c-ratio alone (the official code, the paper's
+            statistic); ``"abc"`` chooses the permutation whose ratio is most constant over all three rows after
+            the gauge flip (spec §9: a labelled deviation; the c-ratio alone ties for z_{ν=i} * z_syn,αβ).
     """
     F = np.array(F, dtype=np.complex128)
     q = F.shape[1]
     if F.shape[0] != 3 or q not in (4, 6):
         raise ValueError(f"factorize_block needs a (3, 4) or (3, 6) block, got shape {F.shape}")
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
     h = q // 2
     P = _perms(q)  # (q!, q)
-    c = F[2][P]  # (q!, q)
-    ratio = c[:, :h] / c[:, h:]  # (q!, q/2)
-    errs = np.linalg.norm(ratio - ratio.mean(1, keepdims=True), axis=1)
-    F = F[:, P[int(np.argmin(errs))]]
-    test = F[0, h:] / F[0, :h]
-    flip = np.nonzero(np.abs(test - test[0]) > 0.2)[0]
-    F[:2, flip] *= -1
+    if pairing == "c":
+        c = F[2][P]  # (q!, q)
+        ratio = c[:, :h] / c[:, h:]  # (q!, q/2)
+        errs = np.linalg.norm(ratio - ratio.mean(1, keepdims=True), axis=1)
+    else:
+        Fp = F[:, P].transpose(1, 0, 2).copy()  # (q!, 3, q)
+        test = Fp[:, 0, h:] / Fp[:, 0, :h]  # (q!, q/2)
+        sign = np.where(np.abs(test - test[:, :1]) > 0.2, -1.0, 1.0)  # (q!, q/2)
+        Fp[:, :2, :h] *= sign[:, None, :]
+        ratio = Fp[:, :, h:] / Fp[:, :, :h]  # (q!, 3, q/2)
+        errs = np.linalg.norm((ratio - ratio.mean(2, keepdims=True)).reshape(len(P), -1), axis=1)
+    F = _flip_gauge(F[:, P[int(np.argmin(errs))]], h)
     sec1, sec2 = F[:, :h], F[:, h:]
     ratio = sec2 / sec1  # (3, q/2)
     err = float(np.linalg.norm(ratio - ratio.mean(1, keepdims=True)))
@@ -149,7 +176,7 @@ def factorize_block(F: np.ndarray) -> dict[str, Any]:
     return row
 
 
-def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05) -> list[dict[str, Any]]:
+def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05, pairing: str = "c") -> list[dict[str, Any]]:
     """Per-frequency factorisation table of a trained net (``factorize_sol.analyze_solution``; Tbl. 2).
 
     Each node goes to its best frequency argmax_{k ∈ [0, (d−1)/2]} |A[k, j]| if that exceeds ``thres``; a
@@ -158,6 +185,7 @@ def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05) -> list[dic
     Arguments:
         model: a :class:`QuadraticNet` or unbatched weights ``(W_a (q, d), W_b, W_c (d, q))`` with odd d.
         thres: live-node threshold on |A[k, j]|.
+        pairing: node pairing of :func:`factorize_block` (``"c"``: the official code's).
 
     Returns:
         One dict per k = 1..(d−1)/2: ``k``, ``nodes`` (assigned), ``order`` (#{|A[k,j]| > thres}),
@@ -181,7 +209,7 @@ def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05) -> list[dic
         row: dict[str, Any] = {"k": k, "nodes": int(idx.numel()), "order": int(orders[k - 1])}
         if idx.numel() in (4, 6):
             F = torch.stack([A[k, idx], B[k, idx], C[k, idx]]).numpy()  # (3, q_k)
-            row.update(factorize_block(F))
+            row.update(factorize_block(F, pairing=pairing))
         else:
             row.update({"err": None, "factorable": None, "classes": None, "construction": f"order {idx.numel()}",
                         "nu_angle": None, "xi_angle": None, "alpha_angle": None, "beta_angle": None})
@@ -226,6 +254,9 @@ def factorization_summary(tables: Sequence[Sequence[dict[str, Any]]]) -> dict[st
         v = np.array([x for x in vals if not math.isnan(x)])
         out[k] = float(v.mean()) if v.size else math.nan
         out[f"{k}_sem"] = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    out["factorable_blocks"] = sum(1 for rows in tables for r in rows if r["nodes"] in (4, 6) and r["factorable"])
+    out["nonfact_blocks"] = sum(1 for rows in tables for r in rows if r["nodes"] in (4, 6) and not r["factorable"])
+    out["non_46_total"] = sum(1 for rows in tables for r in rows if r["nodes"] not in (4, 6))
     n_freq = sum(len(rows) for rows in tables)
     n_match = sum(sum(r["matched"] for r in rows) for rows in tables)
     out["frequencies"], out["matched"] = n_freq, n_match
@@ -234,6 +265,28 @@ def factorization_summary(tables: Sequence[Sequence[dict[str, Any]]]) -> dict[st
     out["match_pooled"] = p
     out["match_pooled_sem"] = math.sqrt(p * (1 - p) / n_freq) if n_freq else math.nan
     return out
+
+
+def table2_row(nets: Sequence[dict[str, Any]], key: str = "table") -> dict[str, Any]:
+    """One Tbl. 2 row from nets' :func:`factorize` tables (``net[key]``) at one checkpoint.
+
+    ``p`` = 1 − sol_others (the paper's statistic: share of the factorable order-4/6 blocks that are a named
+    construction, mean over nets) with its SEM, the counts ``factorable``, ``non_46`` (frequencies of other order)
+    and ``nonfact`` (non-factorable 4/6 blocks), the sub-type columns, and ``strict``: the pooled share of *all*
+    frequencies that match (a stricter figure).
+    """
+    sm = factorization_summary([n[key] for n in nets])
+    return {"nets": len(nets), "p": 1 - sm["sol_others"], "sem": sm["sol_others_sem"],
+            "factorable": sm["factorable_blocks"], "non_46": sm["non_46_total"], "nonfact": sm["nonfact_blocks"],
+            "sol_4_4cxi": sm["sol_4_4cxi"], "sol_6_nusyn": sm["sol_6_nusyn"], "sol_6_4csynab": sm["sol_6_4csynab"],
+            "err_4": sm["err_4"], "err_6": sm["err_6"], "strict": sm["match_pooled"], "frequencies": sm["frequencies"]}
+
+
+def pct(x: float, sem: float | None = None) -> str:
+    """``x`` as a percentage with one decimal (and ``± sem``); "n/a" for nan."""
+    if math.isnan(x):
+        return "n/a"
+    return f"{100 * x:.1f}%" + ("" if sem is None or math.isnan(sem) else f" ± {100 * sem:.1f}")
 
 
 def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

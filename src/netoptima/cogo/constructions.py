@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from netoptima.cogo.fourier import monomial_potentials
 from netoptima.cogo.model import Weights, check_odd_modulus, check_weights
 from netoptima.cogo.semiring import Solution
 from netoptima.conventions import check_choice, check_int
@@ -28,6 +27,7 @@ __all__ = [
     "block_loss",
     "dc_compensation",
     "global_optimizer",
+    "max_modulus",
     "min_block_loss",
     "mixed_compensation",
     "order4",
@@ -168,15 +168,15 @@ def min_block_loss(order: int, *, restarts: int = 20, seed: int = 0) -> float:
 
 
 def _x00(z: Solution, d: int, ks: Sequence[int]) -> dict[int, complex]:
-    """The (0,0) slot X^{(k)}_00 = r_00k + ½ Σ_k' (r^a_{k',−k',k} + r^b_{k',−k',k}) of output k, for k in ks."""
-    A, B, C = z.fourier(d)
-    r, ra, rb = monomial_potentials(A, B, C)
-    idx = torch.arange(d)
-    neg = (-idx) % d
-    out = {}
-    for k in ks:
-        out[k] = complex(r[0, 0, k % d] + 0.5 * (ra[idx, neg, k % d].sum() + rb[idx, neg, k % d].sum()))
-    return out
+    """The (0,0) slot X^{(k)}_00 = r_00k + ½ Σ_k' (r^a_{k',−k',k} + r^b_{k',−k',k}) of output k, for k in ks.
+
+    = 2d Σ_j w_j C[k, j] with w_j = A[0,j] B[0,j] + ½ Σ_k' (A[k',j] A[−k',j] + B[k',j] B[−k',j]): O(d·q), without
+    the (d, d, d) potentials.
+    """
+    A, B, C = z.fourier(d)  # (d, q) each
+    neg = (-torch.arange(d)) % d
+    w = A[0] * B[0] + 0.5 * ((A * A[neg]).sum(0) + (B * B[neg]).sum(0))  # (q,)
+    return {k: complex(2 * d * (w * C[k % d]).sum()) for k in ks}
 
 
 def rn_null_vector(block: Solution) -> Tensor:
@@ -218,12 +218,12 @@ def mixed_compensation(z: Solution, d: int, *, order4_labels: Sequence[int], hos
     d = check_odd_modulus(d)
     rn = _x00(z, d, order4_labels)
     hi = z.freqs.index(host_label)
-    nodes = [j for j in range(z.order) if abs(z.a[hi, j]) + abs(z.b[hi, j]) > 0
-             and all(abs(z.a[i, j]) + abs(z.b[i, j]) == 0 for i in range(len(z.freqs)) if i != hi)]
+    nz = (z.a.abs() + z.b.abs()) > 0  # (K, q): input weight of node j at label i
+    nodes = torch.nonzero(nz[hi] & (nz.sum(0) == 1)).flatten()  # the nodes with input weight only at the host
     host = Solution(z.a[hi, nodes], z.b[hi, nodes], z.c[hi, nodes], freqs=(host_label,))
     u = rn_null_vector(host)  # (q_host,) — the 2d of paper units cancels between R_n and u's normalisation
     freqs = tuple(sorted(set(z.freqs) | set(order4_labels)))
-    a, b, c = z._rows(freqs)
+    a, b, c = z._rows(freqs) if freqs != z.freqs else (z.a, z.b, z.c.clone())
     for k in order4_labels:
         c[freqs.index(k), nodes] = c[freqs.index(k), nodes] - rn[k] / (2 * d) * u
     return Solution(a, b, c, freqs=freqs)
@@ -268,6 +268,18 @@ def perfect_memorization(d: int) -> Solution:
 
 
 _CHOICES = (4, 6, "6ab")
+# Peak memory of global_optimizer(d) + .to_weights(d), in bytes per d²: the dense (K, q) complex128 blocks
+# (K = (d−1)/2, q ≤ 3d + 1), their (d, q) Fourier rows and the FFT round trip; measured 330 at d = 801 and 304 at
+# d = 1601 (peak RSS). Every odd d ≥ 3 whose estimate fits the machine's memory is accepted (d ≤ 7857 on 23 GiB).
+BYTES_PER_D2 = 400
+
+
+def max_modulus() -> int:
+    """The largest odd d whose global optimiser and its weights fit in this machine's memory (BYTES_PER_D2·d²)."""
+    from netoptima.conventions import _physical_memory
+
+    d = int(math.isqrt(_physical_memory() // BYTES_PER_D2))
+    return d if d % 2 else d - 1
 
 
 def global_optimizer(d: int, orders: int | str | Sequence[int | str] = 6, *, compensation: str = "mixed",
@@ -284,8 +296,18 @@ def global_optimizer(d: int, orders: int | str | Sequence[int | str] = 6, *, com
 
     Returns:
         The normalised :class:`Solution` (``.to_weights(d)`` gives real weights with loss ≈ 0).
+
+    Raises:
+        ValueError: d not an odd integer ≥ 3, or above :func:`max_modulus` (the solution and its weights need
+            ~``BYTES_PER_D2``·d² bytes; the check runs before any allocation); bad ``orders`` or ``compensation``.
+
+    Cost: one pass over the blocks (they are written into one block-diagonal array, not summed pairwise), then
+    O(d·q) for normalisation and compensation; ``.to_weights(d)`` adds an FFT of the (d, q) rows.
     """
     d = check_odd_modulus(d)
+    if d > (dmax := max_modulus()):
+        raise ValueError(f"d must be an odd integer in [3, {dmax}] on this machine: the dense solution and its weights "
+                         f"need ~{BYTES_PER_D2}·d² bytes ({BYTES_PER_D2 * d * d / 2**30:.3g} GiB at d = {d}), got {d}")
     check_choice("compensation", compensation, ["mixed", "dc"])
     n = (d - 1) // 2
     per_k = [orders] * n if isinstance(orders, (int, str)) else list(orders)
@@ -299,15 +321,21 @@ def global_optimizer(d: int, orders: int | str | Sequence[int | str] = 6, *, com
         return default if rng is None else cmath.exp(1j * rng.uniform(-math.pi, math.pi))
 
     blocks = []
-    for k, o in enumerate(per_k, start=1):
+    for o in per_k:
         if o == 6:
-            blk = order6(angle(1j))
+            blocks.append(order6(angle(1j)))
         elif o == "6ab":
-            blk = order6_ab(angle(1.0), angle(1.0))
+            blocks.append(order6_ab(angle(1.0), angle(1.0)))
         else:
-            blk = order4(angle(cmath.exp(1j * math.pi / 4)))
-        blocks.append(blk.at(k))
-    z = sum(blocks, Solution.zero()).normalized(d)
+            blocks.append(order4(angle(cmath.exp(1j * math.pi / 4))))
+    # the ring sum of the n single-frequency blocks, written at once (block-diagonal): linear in the number of
+    # blocks, where sum(blocks) would re-concatenate the growing (K, q) arrays on every addition
+    ends = np.cumsum([0] + [blk.order for blk in blocks])
+    rows = [torch.zeros(n, int(ends[-1]), dtype=torch.complex128) for _ in range(3)]
+    for i, blk in enumerate(blocks):
+        for r, x in zip(rows, (blk.a, blk.b, blk.c), strict=True):
+            r[i, ends[i]:ends[i + 1]] = x[0]
+    z = Solution(*rows, freqs=range(1, n + 1)).normalized(d)
     fours = [k for k, o in enumerate(per_k, start=1) if o == 4]
     if not fours:
         return z

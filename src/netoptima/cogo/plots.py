@@ -105,12 +105,13 @@ def _decoupling_figure(runs: list[dict[str, Any]], slope: float, path: Path) -> 
 
 # ---------------------------------------------------------------------------------------------- per claim
 def plot_match_rate(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
-    runs = data["runs"]
-    return [plot_angles(nets_of(runs), out / "angles.png"), plot_dynamics(runs[0], out / "dynamics_r.png")]
+    nets = [n for r in data["runs"] for n in r.get("checkpoints", {}).get(str(s.epochs), [])]
+    return [plot_angles(nets, out / "angles.png")] if nets else []
 
 
 def plot_orders(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
-    return [_orders_figure(nets_of(data["runs"]), out / "orders.png")]
+    runs = data["runs"]
+    return [_orders_figure(nets_of(runs), out / "orders.png"), plot_dynamics(runs[0], out / "dynamics_r.png")]
 
 
 def plot_weight_decay(data: dict[str, Any], s: Any, out: Path) -> list[Path]:

@@ -62,6 +62,8 @@ class TrainResult:
         orders: ``(T, S, (d−1)/2)`` per-frequency order #{j : |A[k,j]| > 0.05} for k = 1..(d−1)/2.
         live: ``(T,)`` hidden nodes still trained (the width after pruning, the max over seeds).
         seconds: wall time of the training loop.
+        snapshots: ``{epoch: (W_a, W_b, W_c)}`` at the ``snapshot_at`` epochs (weights after that many steps,
+            batched like ``weights``): the checkpoints of one continued run.
     """
 
     weights: Weights
@@ -79,6 +81,7 @@ class TrainResult:
     live: Tensor
     seconds: float
     config: dict = field(default_factory=dict)
+    snapshots: dict = field(default_factory=dict)  # epoch -> full-width (W_a, W_b, W_c) after that many steps
 
     def seed_weights(self, i: int) -> Weights:
         """Weights of the i-th seed, ``(W_a (q, d), W_b (q, d), W_c (d, q))``."""
@@ -223,7 +226,7 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
           record_every: int = 100, record_at: Sequence[int] = (), device: str | torch.device = "cpu",
           dtype: torch.dtype = torch.float32,
           order_threshold: float = 0.05, prune_below: float | str | None = "auto",
-          quiet: bool | None = None) -> TrainResult:
+          snapshot_at: Sequence[int] = (), quiet: bool | None = None) -> TrainResult:
     """Train S = len(seeds) nets at once with the paper's protocol (spec §5); seeds form the batch axis.
 
     Arguments:
@@ -244,6 +247,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
             and its output, O(τ³), is far below float32 resolution: removing it changes nothing representable
             while the remaining nodes train several times faster. Pruned nodes keep their last values in the
             returned weights.
+        snapshot_at: epochs (0..steps) at which to keep a copy of all weights (the paper's epoch-9900
+            checkpoint of a run that continues); they are also recorded in the history.
         quiet: silence the progress bar.
 
     Returns:
@@ -262,6 +267,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
     epochs = check_int("steps", steps, low=1)  # full batch: one step per epoch
     record_every = check_int("record_every", record_every, low=1)
     extra = {check_int("record_at entry", e, low=0) for e in record_at}
+    snaps = {check_int("snapshot_at entry", e, low=0, high=epochs) for e in snapshot_at}
+    extra |= snaps
     if prune_below == "auto":
         prune_below = 1e-3 * weight_decay if weight_decay > 0 else None
     elif prune_below is not None:
@@ -307,12 +314,16 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         start = float(rows["train_loss"][0].max())
         check_finite_loss(rows["train_loss"][-1].max(), step=epoch, lr=lr, start=start)  # NaN propagates via max
 
+    kept: dict[int, list[Tensor]] = {}
     t0 = time.perf_counter()
     with torch.no_grad():
         for t in progress(range(epochs), desc=f"cogo train d={d} q={q} S={S}", total=epochs, quiet=quiet):
             E = st.forward(Y)
             if t % record_every == 0 or t in extra:
                 record(t, E)
+            if t in snaps:
+                kept[t] = [w.clone() for w in final]  # pruned nodes hold their last values there
+                st.scatter_into(kept[t])
             if prune_below is not None and t > 0 and t % PRUNE_EVERY == 0 and st.prune(prune_below, final):
                 E = st.forward(Y)  # the buffers were reallocated; the values are unchanged
             st.backward(E, mask_scale)
@@ -320,6 +331,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         record(epochs, st.forward(Y))
     seconds = time.perf_counter() - t0
     st.scatter_into(final)
+    if epochs in snaps:
+        kept[epochs] = [w.clone() for w in final]
 
     stack = {k: torch.stack(v_) for k, v_ in rows.items()}
     return TrainResult(
@@ -329,6 +342,7 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         sq_norm=stack["sq_norm"], active=stack["active"], orders=stack["orders"], live=stack["live"], seconds=seconds,
         config={"d": d, "width": q, "weight_decay": weight_decay, "lr": lr, "epochs": epochs,
                 "test_size": test_size, "dtype": str(dtype), "device": str(device), "prune_below": prune_below},
+        snapshots={e: (w[0], w[1], w[2]) for e, w in sorted(kept.items())},
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from netoptima.conventions import check_choice, check_int
+from netoptima.conventions import check_choice, check_int, check_memory
 
 __all__ = ["modular_addition", "one_hot_pairs"]
 
@@ -66,6 +66,7 @@ def one_hot_pairs(pairs: torch.Tensor, d: int, *, dtype: torch.dtype | None = No
     if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= d):
         raise ValueError(f"pairs entries must be in [0, {d - 1}] (d={d}), got values in "
                          f"[{int(pairs.min())}, {int(pairs.max())}]")
+    check_memory(f"one_hot_pairs(d={d})", (pairs.shape[0], 2 * d), dtype=dtype)
     pairs = pairs.long()
     out = torch.zeros(pairs.shape[0], 2 * d, dtype=dtype)
     rows = torch.arange(pairs.shape[0])
