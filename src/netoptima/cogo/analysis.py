@@ -230,7 +230,11 @@ def factorization_summary(tables: Sequence[Sequence[dict[str, Any]]]) -> dict[st
     per: dict[str, list[float]] = {k: [] for k in ("err_4", "err_6", "nonfact_4", "nonfact_6", "sol_4_4cxi",
                                                    "sol_6_nusyn", "sol_6_4csynab", "sol_others", "non_46",
                                                    "match")}
+    keys = ("nodes", "factorable", "err", "construction")
     for rows in tables:
+        for r in rows:
+            if not isinstance(r, dict) or any(k not in r for k in keys):
+                raise ValueError(f"tables must hold factorize() rows with keys {keys}; got {r!r:.120}")
         b4 = [r for r in rows if r["nodes"] == 4]
         b6 = [r for r in rows if r["nodes"] == 6]
         f4 = [r for r in b4 if r["factorable"]]

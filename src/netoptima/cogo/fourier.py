@@ -86,6 +86,17 @@ def weights_from_fourier(A: Tensor, B: Tensor, C: Tensor, *, atol: float = 1e-9)
     return W_a.real.contiguous(), W_b.real.contiguous(), W_c.real.contiguous()
 
 
+def _check_fourier(A: Tensor, B: Tensor, C: Tensor) -> None:
+    """A, B, C: floating or complex tensors of one shape (…, d, q), d and q ≥ 1."""
+    for name, x in (("A", A), ("B", B), ("C", C)):
+        if not isinstance(x, Tensor) or not (x.is_floating_point() or x.is_complex()):
+            raise ValueError(f"{name} must be a floating or complex torch.Tensor (…, d, q), got "
+                             f"{getattr(x, 'dtype', type(x).__name__)}")
+    if not (A.shape == B.shape == C.shape) or A.ndim < 2 or A.shape[-1] < 1 or A.shape[-2] < 1:
+        raise ValueError(f"A, B, C must share a shape (…, d, q) with d, q ≥ 1, got {tuple(A.shape)}, "
+                         f"{tuple(B.shape)}, {tuple(C.shape)}")
+
+
 def monomial_potentials(A: Tensor, B: Tensor, C: Tensor) -> Potentials:
     """All r_{k1k2k}, r^a_{k1k2k}, r^b_{k1k2k} in paper units (×2d, as ``draw_dyn_fig3.py``), spec §2.
 
@@ -94,7 +105,11 @@ def monomial_potentials(A: Tensor, B: Tensor, C: Tensor) -> Potentials:
 
     Returns:
         :class:`Potentials` of ``(…, d, d, d)`` complex tensors indexed ``[k1, k2, k]``.
+
+    Raises:
+        ValueError: A, B, C are not complex or real floating tensors of one shape (…, d, q) with d ≥ 1, q ≥ 1.
     """
+    _check_fourier(A, B, C)
     d, q = A.shape[-2], A.shape[-1]
     Ct = C.transpose(-1, -2)  # (…, q, d)
 
