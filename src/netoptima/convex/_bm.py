@@ -1,0 +1,132 @@
+"""Burer–Monteiro polish for fit_global: the SDP lift of each sign factored as Z = Y Yᵀ, Y = [V; t] (d+1, r).
+
+The lift of the positive neurons is Z⁺ = Σ_{α_j>0} α_j [u_j; 1][u_j; 1]ᵀ with the one linear constraint
+tr(Z₁) = Z₄, i.e. ‖V‖_F = ‖t‖ (spec §3.1); the negative neurons likewise. With s = ‖V‖_F ‖t‖ (= Σ|α_j| of
+that sign), Ṽ = V/‖V‖_F and t̃ = t/‖t‖, the predictions are ŷ = Σ_± ± s (a ‖Ṽᵀx‖² + b xᵀṼ t̃ + c) and the penalty
+β s, so every (V, t) with both parts nonzero maps to a feasible point: L-BFGS runs unconstrained. Only the
+trace constraint is kept (not one per neuron), which gives the factorisation a benign landscape where the
+neuron parametrisation has many poor local minima; the neurons are recovered exactly by the neural
+decomposition of Z (at most rank(Z) per sign).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import scipy.optimize
+
+from netoptima.convex.decomposition import rank_one_decomposition
+from netoptima.convex.model import loss_grad, loss_value
+
+
+def neurons_to_factors(U: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
+    """[Y⁺, Y⁻], Y (d+1, k_±) with columns √|α_j| [u_j; 1]."""
+    out = []
+    for sign in (1.0, -1.0):
+        sel = np.sign(alpha) == sign
+        r = np.sqrt(np.abs(alpha[sel]))
+        out.append(np.concatenate([U[sel].T * r, r[None, :]], axis=0))
+    return out
+
+
+def factors_to_neurons(Ys: list[np.ndarray], tol: float = 1e-13) -> tuple[np.ndarray, np.ndarray]:
+    """Neurons (U (k, d), α (k,)) of the lifts Y Yᵀ (neural decomposition)."""
+    out_U, out_a = [], []
+    d = Ys[0].shape[0] - 1
+    for sign, Y in zip((1.0, -1.0), Ys, strict=True):
+        if Y.shape[1] == 0 or not np.any(Y):
+            continue
+        Z = Y @ Y.T
+        R = rank_one_decomposition(Z, tol)
+        nv = np.linalg.norm(R[:, :-1], axis=1)
+        keep = (np.abs(R[:, -1]) > 0) & (nv > 0)
+        R, nv = R[keep], nv[keep]
+        out_U.append(np.sign(R[:, -1:]) * R[:, :-1] / nv[:, None])
+        out_a.append(sign * R[:, -1] ** 2)
+    if not out_U:
+        return np.zeros((0, d)), np.zeros(0)
+    return np.concatenate(out_U), np.concatenate(out_a)
+
+
+def _split(p: np.ndarray, d: int, r: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    out, i = [], 0
+    for k in r:
+        V = p[i: i + d * k].reshape(d, k)
+        i += d * k
+        out.append((V, p[i: i + k]))
+        i += k
+    return out
+
+
+def bm_objective(p: np.ndarray, X: np.ndarray, y: np.ndarray, r: tuple[int, int], *, beta: float,
+                 abc: tuple[float, float, float], loss: str, delta: float) -> tuple[float, np.ndarray]:
+    """Value and gradient of ℓ(ŷ) + β(s⁺ + s⁻) at p = [vec(V⁺); t⁺; vec(V⁻); t⁻] (scale-invariant map above).
+
+    One pass over X for both signs: M = X [Ṽ⁺ Ṽ⁻] and Xᵀ(w ⊙ ·) on the stacked columns.
+    """
+    a, b, c = abc
+    d = X.shape[1]
+    live = [(sign, V, t) for sign, (V, t) in zip((1.0, -1.0), _split(p, d, r), strict=True) if t.size]
+    nV = [float(np.linalg.norm(V)) for _, V, _ in live]
+    nt = [float(np.linalg.norm(t)) for _, _, t in live]
+    Vn = [V / v for (_, V, _), v in zip(live, nV, strict=True)]
+    tn = [t / v for (_, _, t), v in zip(live, nt, strict=True)]
+    M = X @ np.concatenate(Vn, axis=1)  # (n, r⁺ + r⁻)
+    cuts = np.cumsum([0] + [t.size for _, _, t in live])
+    yhat = np.zeros(X.shape[0])
+    qs, ss = [], []
+    for i, (sign, _, _) in enumerate(live):
+        Mi = M[:, cuts[i]:cuts[i + 1]]
+        q = a * (Mi * Mi).sum(1) + b * (Mi @ tn[i]) + c  # (n,)
+        s = nV[i] * nt[i]
+        yhat += sign * s * q
+        qs.append(q)
+        ss.append(s)
+    w = loss_grad(yhat, y, loss, delta=delta)
+    f = loss_value(yhat, y, loss, delta=delta) + beta * sum(ss)
+    B = np.concatenate([(sign * ss[i]) * (2 * a * M[:, cuts[i]:cuts[i + 1]] + b * tn[i][None, :])
+                        for i, (sign, _, _) in enumerate(live)], axis=1)
+    G = X.T @ (w[:, None] * B)  # (d, r⁺ + r⁻): ∂/∂Ṽ
+    MtW = M.T @ w
+    grads = []
+    for i, (sign, _, _) in enumerate(live):
+        gs = sign * float(w @ qs[i]) + beta
+        GV = G[:, cuts[i]:cuts[i + 1]]
+        Gt = sign * ss[i] * b * MtW[cuts[i]:cuts[i + 1]]  # (r,) ∂/∂t̃
+        dV = (GV - float((GV * Vn[i]).sum()) * Vn[i]) / nV[i] + gs * nt[i] * Vn[i]
+        dt = (Gt - float(Gt @ tn[i]) * tn[i]) / nt[i] + gs * nV[i] * tn[i]
+        grads += [dV.ravel(), dt]
+    return f, np.concatenate(grads)
+
+
+def bm_polish(X: np.ndarray, y: np.ndarray, Ys: list[np.ndarray], *, beta: float, abc: tuple[float, float, float],
+              loss: str, delta: float, max_iter: int, ftol: float, deadline: float = math.inf) -> list[np.ndarray]:
+    """L-BFGS on the factors (signs with no column are kept empty); returns feasible balanced factors."""
+    d = X.shape[1]
+    r = (Ys[0].shape[1], Ys[1].shape[1])
+    if r == (0, 0):
+        return Ys
+    p0 = np.concatenate([np.concatenate([Y[:-1].ravel(), Y[-1]]) for Y in Ys])
+    args = (X, y, r)
+    kw = {"beta": beta, "abc": abc, "loss": loss, "delta": delta}
+    f0 = bm_objective(p0, *args, **kw)[0]
+
+    def stop(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        if time.perf_counter() >= deadline:
+            raise StopIteration
+
+    res = scipy.optimize.minimize(lambda z: bm_objective(z, *args, **kw), p0, jac=True, method="L-BFGS-B",
+                                  callback=stop,
+                                  options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-14, "maxcor": 20})
+    p = res.x if np.isfinite(res.fun) and res.fun <= f0 else p0
+    out = []
+    for V, t in _split(p, d, r):
+        if t.size == 0:
+            out.append(np.zeros((d + 1, 0)))
+            continue
+        nV, nt = np.linalg.norm(V), np.linalg.norm(t)
+        rho = np.sqrt(nV * nt)
+        out.append(np.concatenate([V * (rho / nV), (t * (rho / nt))[None, :]], axis=0))
+    return out
