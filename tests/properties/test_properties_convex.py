@@ -138,12 +138,13 @@ def test_predict_one_vs_all_is_a_label_per_row(X):
     assert pred.shape == (X.shape[0],) and set(pred.tolist()) <= {0, 1}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17, reported: convex/solver.py (not ours to edit) does not validate "
-                   "nets: None/3 → TypeError 'not iterable', an array → IndexError, {} → 'need at least one array "
-                   "to stack', {0: 'net'} → AttributeError, a net of another d → a raw matmul error")
-@pytest.mark.parametrize("nets", [np.ones(3), {0: "net"}])
+@pytest.mark.parametrize("nets", [None, 3, np.ones(3), {}, {0: "net"}, "three"])
 def test_predict_one_vs_all_on_bad_nets(nets):
-    outcome(cx.predict_one_vs_all, nets, np.ones((2, 2)))
+    rejects(cx.predict_one_vs_all, nets, np.ones((2, 2)), name="nets")
+
+
+def test_predict_one_vs_all_with_a_net_of_another_dimension():
+    rejects(cx.predict_one_vs_all, {0: _net(3)}, np.ones((2, 2)), name="input dimension d = 3")
 
 
 def test_save_load_round_trip_and_bad_paths(tmp_path):

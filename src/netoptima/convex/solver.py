@@ -405,8 +405,20 @@ def fit_one_vs_all(X: Any, labels: Any, *, activation: Any, beta: float, tol: fl
 
 
 def predict_one_vs_all(nets: dict[int, QuadraticActivationNet], X: Any) -> np.ndarray:
-    """argmax over classes of the per-class network outputs: (n,) labels."""
+    """argmax over classes of the per-class network outputs: (n,) labels.
+
+    Raises:
+        ValueError: ``nets`` is not a non-empty dict of label -> QuadraticActivationNet of X's dimension d.
+    """
     Xn, _ = as_data(X)
+    if not isinstance(nets, dict) or not nets:
+        raise ValueError(f"nets must be a non-empty dict of label -> QuadraticActivationNet, got "
+                         f"{type(nets).__name__}{' (empty)' if isinstance(nets, dict) else ''}")
+    for k, net in nets.items():
+        if not isinstance(net, QuadraticActivationNet):
+            raise ValueError(f"nets[{k!r}] must be a QuadraticActivationNet, got {type(net).__name__}")
+        if net.d != Xn.shape[1]:
+            raise ValueError(f"nets[{k!r}] has input dimension d = {net.d} but X has {Xn.shape[1]} columns")
     keys = sorted(nets)
     cols = []
     for k in keys:
