@@ -179,8 +179,9 @@ def test_signalled_reproduce_leaves_no_process_and_resumes(tmp_path, sig, code):
     out, env = tmp_path / "results", _env(tmp_path)
     cmd = [sys.executable, "-m", "netoptima", "reproduce", "plugin.squares", "--out", str(out), "--workers", "2"]
     runs = out / "runs" / "user_claims.slow_square"
+    # as from a terminal: a suite started in the background inherits SIGINT ignored, and Python keeps it so
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while len(list(runs.glob("*.json"))) < 2:
         assert proc.poll() is None and time.monotonic() - t0 < 90
