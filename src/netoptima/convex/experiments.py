@@ -22,7 +22,7 @@ from netoptima.convex.data import mnist_unit, planted_demo
 from netoptima.convex.decomposition import neural_decomposition
 from netoptima.convex.model import RELU_FIT_ACTIVATION, QuadraticActivationNet, features_np, net_arrays, objective
 from netoptima.convex.sdp import SolverFailed, fit_sdp, lifted_predictions
-from netoptima.convex.solver import fit_global
+from netoptima.convex.solver import _blas_limit, fit_global
 from netoptima.convex.verify import independent_certificate
 from netoptima.sweep import run_fn
 
@@ -36,9 +36,7 @@ def _blas_threads(n: int | None = None) -> Iterator[None]:
     Without this every worker process runs OpenBLAS on all cores: oversubscribed, busy-waiting threads made
     the MNIST units 5-10x slower on 2 shared cores.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(n or torch.get_num_threads()):
+    with _blas_limit(n or torch.get_num_threads()):
         yield
 
 
