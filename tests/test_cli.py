@@ -19,7 +19,7 @@ PLUGIN = textwrap.dedent('''
     """A slow user claim, registered through NETOPTIMA_CLAIM_MODULES."""
     import os, time
     from dataclasses import dataclass
-    from netoptima.claims import Judgement, Settings, claim
+    from netoptima.claims import SCALES, Judgement, Settings, claim
     from netoptima.sweep import run_fn
 
     @dataclass(frozen=True, kw_only=True)
@@ -216,3 +216,36 @@ def test_out_under_a_file_is_exit_2(tmp_path, capsys):
     (tmp_path / "f").write_text("")
     assert main(["reproduce", "ntk", "--scale", "smoke", "--out", str(tmp_path / "f" / "sub")]) == 2
     assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_a_crash_keeps_the_stored_verdict_and_exits_1(tmp_path, monkeypatch, capsys):
+    from dataclasses import dataclass
+
+    import netoptima.claims as claims
+    from netoptima.claims import SCALES, Judgement, Settings, claim
+
+    claims.discover()
+    monkeypatch.setattr(claims, "_REGISTRY", dict(claims._REGISTRY))
+
+    @dataclass(frozen=True, kw_only=True)
+    class S(Settings):
+        pass
+
+    mode = {"crash": False}
+
+    def run(s, runner):
+        if mode["crash"]:
+            raise RuntimeError("broken on purpose")
+        return {"x": 1}
+
+    claim(id="test.crashy", paper="-", statement="-", paper_value="-", settings={k: S() for k in SCALES}, run=run,
+          budget={k: "1 s" for k in SCALES})(lambda data, s: Judgement("reproduced", "1", "x is 1"))
+    argv = ["reproduce", "test.crashy", "--scale", "smoke", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    stored = (tmp_path / "claims" / "test.crashy" / "evidence.json").read_text()
+    mode["crash"] = True
+    assert main(argv) == 1
+    assert (tmp_path / "claims" / "test.crashy" / "evidence.json").read_text() == stored
+    crashed = json.loads((tmp_path / "claims" / "test.crashy" / "evidence.crashed.json").read_text())
+    assert crashed["crashed"] and "broken on purpose" in crashed["detail"]
+    assert "previous evidence is kept" in capsys.readouterr().err
