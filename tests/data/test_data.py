@@ -59,6 +59,58 @@ def test_modular_addition_bad_d(bad):
         D.modular_addition(bad)
 
 
+def test_abelian_task_pairs_and_targets_in_mixed_radix():
+    orders = (3, 5, 3)
+    n = 45
+    pairs, targets = D.abelian_task(orders)
+    assert pairs.shape == (n * n, 2) and targets.shape == (n * n,)
+    assert pairs.dtype == torch.int64 and targets.dtype == torch.int64
+    for i in range(0, n * n, 7):  # brute force: unravel, add componentwise, ravel (last factor fastest)
+        g, h = pairs[i].tolist()
+        assert (g, h) == divmod(i, n)
+        s = [(x + y) % d for x, y, d in zip(np.unravel_index(g, orders), np.unravel_index(h, orders), orders,
+                                            strict=True)]
+        assert targets[i].item() == np.ravel_multi_index(s, orders)
+    assert torch.equal(torch.bincount(targets), torch.full((n,), n))  # a Latin square: every sum n times
+    _, t35 = D.abelian_task((3, 5))
+    assert t35.reshape(15, 15)[4, 5].item() == 9  # 4 = (0, 4), 5 = (1, 0): sum (1, 4) -> 1·5 + 4 = 9
+    assert t35.reshape(15, 15)[7, 13].item() == 0  # 7 = (1, 2), 13 = (2, 3): sum (3 mod 3, 5 mod 5) = (0, 0)
+
+
+@pytest.mark.parametrize("d", [3, 4, 7, 12])
+def test_abelian_task_of_one_factor_is_modular_addition(d):
+    for a, b in zip(D.abelian_task((d,)), D.modular_addition(d), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(D.abelian_task(d)[1], D.modular_addition(d)[1])  # a plain int means (d,)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ((2, 3), r"orders\[0\] must be an integer >= 3, got 2"),
+    ((3, 1), r"orders\[1\] must be an integer >= 3, got 1"),
+    ((3, 2.5), r"orders\[1\] must be an integer >= 3"),
+    ((3.0,), r"orders\[0\] must be an integer >= 3"),
+    ((3, True), r"orders\[1\] must be an integer >= 3"),
+    ((), r"orders must be a non-empty sequence of integers >= 3"),
+    ("35", r"orders must be a non-empty sequence of integers >= 3"),
+    (3.5, r"orders must be a non-empty sequence of integers >= 3"),
+    (None, r"orders must be a non-empty sequence of integers >= 3"),
+])
+def test_abelian_task_bad_orders(bad, match):
+    with pytest.raises(ValueError, match=match):
+        D.abelian_task(bad)
+
+
+def test_abelian_task_refuses_a_group_too_large_for_memory_before_allocating(monkeypatch):
+    def no_alloc(*args, **kwargs):
+        raise AssertionError("allocated before validating")
+
+    monkeypatch.setattr(torch, "arange", no_alloc)
+    monkeypatch.setattr(torch, "zeros", no_alloc)
+    with pytest.raises(ValueError, match=r"orders must give a group of size \|G\| = prod\(orders\) in \[3, \d+\].*"
+                                         r"got \|G\| = 1000000000000"):
+        D.abelian_task((10**6, 10**6))
+
+
 def test_one_hot_pairs_bad_args():
     pairs, _ = D.modular_addition(3)
     with pytest.raises(ValueError, match=r"\bd must be"):

@@ -282,12 +282,16 @@ def max_modulus() -> int:
     return d if d % 2 else d - 1
 
 
-def global_optimizer(d: int, orders: int | str | Sequence[int | str] = 6, *, compensation: str = "mixed",
-                     seed: int | None = None) -> Solution:
+def global_optimizer(d: int | Sequence[int], orders: int | str | Sequence[int | str] = 6, *,
+                     compensation: str = "mixed", seed: int | None = None) -> Solution:
     """A zero-loss network for odd d ≥ 3 assembled from one block per frequency k = 1..(d−1)/2 (spec §4).
 
     Arguments:
-        d: odd modulus ≥ 3 (when 3 | d, slots such as 2k ≡ −k coincide; the blocks stay exact there).
+        d: odd modulus ≥ 3 (when 3 | d, slots such as 2k ≡ −k coincide; the blocks stay exact there), or a
+            tuple of odd orders (d1, …, dk) of G = Z_d1 × … × Z_dk: then a
+            :class:`netoptima.cogo.groups.GroupSolution` with one block per pair of characters of G
+            (:func:`netoptima.cogo.groups.group_global_optimizer`), whose ``.to_weights(G)`` has shapes
+            (q, |G|), (q, |G|), (|G|, q).
         orders: per-frequency choice, one entry per k or one for all: ``6`` (z_ν * z_syn), ``"6ab"``
             (z_{ν=i} * z_syn,αβ) or ``4`` (z_{ν=i} * z_ξ).
         compensation: how order-4 frequencies cancel R_n: ``"mixed"`` (output weights on the first order-6
@@ -304,6 +308,10 @@ def global_optimizer(d: int, orders: int | str | Sequence[int | str] = 6, *, com
     Cost: one pass over the blocks (they are written into one block-diagonal array, not summed pairwise), then
     O(d·q) for normalisation and compensation; ``.to_weights(d)`` adds an FFT of the (d, q) rows.
     """
+    if isinstance(d, (tuple, list, np.ndarray)):  # a group G = Z_d1 × … × Z_dk
+        from netoptima.cogo.groups import group_global_optimizer
+
+        return group_global_optimizer(d, orders, compensation=compensation, seed=seed)
     d = check_odd_modulus(d)
     if d > (dmax := max_modulus()):
         raise ValueError(f"d must be an odd integer in [3, {dmax}] on this machine: the dense solution and its weights "

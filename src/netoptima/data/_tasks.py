@@ -1,12 +1,19 @@
-"""Algorithmic tasks: modular addition (the "grokking" task)."""
+"""Algorithmic tasks: modular addition (the "grokking" task) and addition in a finite Abelian group."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 
-from netoptima.conventions import check_choice, check_int, check_memory
+from netoptima.conventions import _physical_memory, check_choice, check_int, check_memory
 
-__all__ = ["modular_addition", "one_hot_pairs"]
+__all__ = ["abelian_task", "modular_addition", "one_hot_pairs"]
+
+# abelian_task holds |G|² pairs (2 int64) and |G|² targets (1 int64), plus two |G|² int64 temporaries: 40 bytes/pair
+_BYTES_PER_PAIR = 40
 
 
 # Largest modulus: d² pairs × 24 bytes (pairs + targets) stay under ~6.5 GB of the 24 GB machines.
@@ -34,6 +41,54 @@ def modular_addition(d: int) -> tuple[torch.Tensor, torch.Tensor]:
     a = r.repeat_interleave(d)
     b = r.repeat(d)
     return torch.stack([a, b], dim=1), (a + b) % d
+
+
+def abelian_task(orders: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every pair ``(g, h)`` of G = Z_{d1} × … × Z_{dk} and its sum ``g + h`` (componentwise modulo the orders).
+
+    Elements are indexed in mixed radix with the last factor fastest (``numpy.ravel_multi_index`` order):
+    ``(g_1, …, g_k)`` has index ``((g_1·d_2 + g_2)·d_3 + …)·d_k + g_k``. ``abelian_task((d,))`` equals
+    :func:`modular_addition` ``(d)``.
+
+    Arguments:
+        orders: the orders ``(d1, …, dk)``, a non-empty sequence of integers ``>= 3`` (a plain int d means ``(d,)``).
+
+    Returns:
+        ``(pairs, targets)`` with N = |G| = d1·…·dk:
+
+        * ``pairs``: int64 tensor of shape ``(N*N, 2)`` of element indices, row-major (``g`` outer, ``h`` inner),
+          so row ``g*N + h`` is ``(g, h)``.
+        * ``targets``: int64 tensor of shape ``(N*N,)``, the index of ``g + h``, in ``0..N-1``.
+
+    Raises:
+        ValueError: ``orders`` is empty or holds a non-integer or an order < 3, or the pair table (~40·N² bytes)
+            would not fit in this machine's memory; raised before anything is allocated.
+    """
+    orders = _check_orders(orders)
+    n = math.prod(orders)
+    r = torch.arange(n, dtype=torch.int64)
+    targets = torch.zeros(n, n, dtype=torch.int64)  # (N, N): index of g + h
+    for i, c in enumerate(np.unravel_index(np.arange(n), orders)):  # c: (N,) the i-th component of every element
+        ci = torch.as_tensor(c, dtype=torch.int64)
+        targets += ((ci[:, None] + ci[None, :]) % orders[i]) * math.prod(orders[i + 1:])
+    return torch.stack([r.repeat_interleave(n), r.repeat(n)], dim=1), targets.reshape(-1)
+
+
+def _check_orders(orders: Sequence[int]) -> tuple[int, ...]:
+    """Validate ``orders`` (an int d means ``(d,)``) and the memory of the pair table, before any allocation."""
+    if isinstance(orders, (int, np.integer)) and not isinstance(orders, bool):
+        orders = (orders,)
+    if isinstance(orders, (str, bytes)) or not isinstance(orders, (Sequence, np.ndarray)) or len(orders) == 0:
+        raise ValueError(f"orders must be a non-empty sequence of integers >= 3 (the orders d_i of "
+                         f"G = Z_d1 × … × Z_dk), got {orders!r}")
+    out = tuple(check_int(f"orders[{i}]", d, low=3) for i, d in enumerate(orders))
+    n = math.prod(out)
+    nmax = math.isqrt(_physical_memory() // _BYTES_PER_PAIR)
+    if n > nmax:
+        raise ValueError(f"orders must give a group of size |G| = prod(orders) in [3, {nmax}] on this machine (the "
+                         f"|G|² pairs need {_BYTES_PER_PAIR}·|G|² bytes), got |G| = {n} for orders {out}")
+    check_memory(f"abelian_task(orders={out})", (n * n, _BYTES_PER_PAIR // 8), dtype=torch.int64)
+    return out
 
 
 def one_hot_pairs(pairs: torch.Tensor, d: int, *, dtype: torch.dtype | None = None) -> torch.Tensor:
