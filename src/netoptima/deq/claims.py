@@ -10,9 +10,8 @@ import numpy as np
 
 from netoptima.claims import Judgement, Settings, claim
 from netoptima.deq import paper
-from netoptima.deq.experiments import implicit_bias_run, rate_run, trust_region_run
+from netoptima.deq.experiments import bias_data, rate_data, trust_data
 from netoptima.deq.plots import plot_any_width, plot_bias, plot_linear_rate, plot_trust
-from netoptima.sweep import Runner
 
 TREND = "trend only; the paper's numbers need --scale paper (and its exact setup, [R] in spec B.5-B.7)"
 
@@ -71,18 +70,6 @@ WIDTH = {
                    ce_d=50, ce_k=10, ce_n=2000, ce_lr=0.05, ce_max_steps=100000,
                    deviation="synthetic data (the paper's exact setup is [R])"),
 }
-
-
-def rate_data(s: Rate, runner: Runner) -> dict[str, Any]:
-    """The square-loss runs (every width of a :class:`Width`, else m = d) and the cross-entropy run."""
-    base = {"d": s.d, "k": s.k, "n": s.n, "gamma": s.gamma, "lr": s.lr, "max_steps": s.max_steps,
-            "floor": s.gap_floor, "stop": 1e-10}
-    cfgs = [{**base, "loss": "square", "width": w, "seed": runner.seed + i}
-            for w in getattr(s, "widths", (s.d,)) for i in range(s.seeds)]
-    cfgs.append({"d": s.ce_d, "k": s.ce_k, "n": s.ce_n, "gamma": s.gamma, "lr": s.ce_lr, "max_steps": s.ce_max_steps,
-                 "floor": s.gap_floor, "stop": s.ce_target / 100, "loss": "cross_entropy",
-                 "width": getattr(s, "ce_width", s.ce_d), "seed": runner.seed})
-    return {"runs": runner.map(rate_run, cfgs, desc="deq rate")}
 
 
 def _theorem(r: dict[str, Any], s: Rate) -> dict[str, bool]:
@@ -199,13 +186,6 @@ TRUST = {
 }
 
 
-def trust_data(s: Trust, runner: Runner) -> dict[str, Any]:
-    cfg = {"d": s.d, "k": s.k, "n": s.n, "gamma": s.gamma, "lr": s.lr, "max_steps": s.max_steps,
-           "seed": runner.seed + s.seed, "cond": s.cond, "gd_factors": list(s.gd_factors)}
-    runs = runner.map(trust_region_run, [cfg], desc="deq trust region")
-    return {"run": runs[0] if runs else None}
-
-
 @claim(id="deq.trust_region", paper=paper.PAPER, statement=paper.TRUST_REGION, paper_value=paper.TRUST_REGION_VALUE,
        settings=TRUST, run=trust_data, plot=plot_trust,
        budget={"smoke": "5 s", "small": "15 s", "paper": "15 min"})
@@ -265,13 +245,6 @@ BIAS = {
     "paper": Bias(source="full", n_train=None, pool=1, steps=3000, lr=0.04,
                   deviation="MNIST only; the paper's datasets, γ, lr and epochs are [R]"),
 }
-
-
-def bias_data(s: Bias, runner: Runner) -> dict[str, Any]:
-    base = {"source": s.source, "n_train": s.n_train, "pool": s.pool, "steps": s.steps, "lr": s.lr,
-            "gamma": s.gamma, "depth": s.depth, "seed": runner.seed}
-    runs = runner.map(implicit_bias_run, [{**base, "model": m} for m in ("deq", "linear", "dln")], desc="deq bias")
-    return {"runs": {r["model"]: r for r in runs}}
 
 
 def _paired(a: list[int], b: list[int]) -> tuple[float, float, int]:

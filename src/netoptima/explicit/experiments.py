@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -37,7 +37,12 @@ from netoptima.explicit.solutions import (
     row_centered_distance,
 )
 from netoptima.explicit.stats import cooccurrence, feature_label_counts
-from netoptima.sweep import run_fn
+from netoptima.sweep import Runner, run_fn
+
+if TYPE_CHECKING:
+    from netoptima.explicit.claims import BetterOptima, Curves, MnistNoTraining, NearOptimal, TowardExplicit, WarmStart
+
+Data = dict[str, Any]
 
 SPLITS = ("train", "valid", "test")
 # every run is small (U is at most 20,000 x 5,000 at --scale paper, mostly far smaller): one torch thread is the
@@ -265,3 +270,51 @@ def two_layer(cfg: dict[str, Any]) -> dict[str, Any]:
         return {"init": at_init, "init_seconds": t_init, "train_ce": classifier_loss(m, x, y),
                 "test_acc": accuracy(m, xt, yt),
                 "curve": [{"epoch": r["epoch"], "train_ce": r["train_ce"]} for r in res.curve]}
+
+
+# ----------------------------------------------------------------- claim-level runs (settings, runner -> data)
+LM_KEYS = ("vocab", "train_tokens", "eval_tokens", "smoothing")
+
+
+def near_run(s: NearOptimal, runner: Runner) -> Data:
+    base = {k: getattr(s, k) for k in (*LM_KEYS, "low_smoothing", "epochs", "lr", "batch", "lbfgs_iter")}
+    return {"runs": runner.map(lm_setting, [{**base, "context": K, "aggregate": a, "seed": runner.seed}
+                                            for K, a in s.setups], desc="explicit LM settings")}
+
+
+def _curves(s: Curves, runner: Runner, start: str) -> list[Data]:
+    base = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "epochs", "evals", "lr", "batch")}
+    return runner.map(lm_curve, [{**base, "start": start, "seed": runner.seed + k} for k in range(s.seeds)],
+                      desc=f"{start} starts")
+
+
+def toward_run(s: TowardExplicit, runner: Runner) -> Data:
+    return {"runs": _curves(s, runner, "cold")}
+
+
+def warm_run(s: WarmStart, runner: Runner) -> Data:
+    opt = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "lbfgs_iter")}
+    optimum = runner.map(lm_lbfgs, [{**opt, "start": "explicit", "seed": runner.seed}], desc="optimum")
+    return {"warm": _curves(s, runner, "warm"), "cold": _curves(s, runner, "cold"),
+            "optimum": optimum[0] if optimum else None}
+
+
+def mnist_run(s: MnistNoTraining, runner: Runner) -> Data:
+    base = {"source": s.source, "n_train": s.n_train, "n_test": s.n_test, "smoothing": s.smoothing,
+            "seed": runner.seed}
+    explicit = runner.map(mnist_explicit, [{**base, "epochs": s.epochs, "lr": s.lr}], desc="mnist explicit")
+    optimum = runner.map(mnist_logistic, [{**base, "lbfgs_iter": s.lbfgs_iter}], desc="mnist logistic")
+    return {"explicit": explicit[0] if explicit else None, "optimum": optimum[0] if optimum else None}
+
+
+def better_run(s: BetterOptima, runner: Runner) -> Data:
+    lm = {k: getattr(s, k) for k in (*LM_KEYS, "context", "aggregate", "lbfgs_iter")}
+    single = runner.map(lm_lbfgs, [{**lm, "start": st, "seed": runner.seed} for st in ("explicit", "random")],
+                        desc="single layer L-BFGS")
+    base = {"source": s.source, "n_train": s.n_train, "n_test": s.n_test, "lr": s.lr, "batch": s.batch,
+            "smoothing": s.mnist_smoothing}
+    groups = {"warm": ("warm", s.epochs), "cold": ("cold", s.epochs), "cold_long": ("cold", s.long * s.epochs)}
+    two = runner.map(two_layer, [{**base, "start": st, "epochs": e, "seed": runner.seed + k}
+                                    for k in range(s.seeds) for st, e in groups.values()], desc="two-layer")
+    return {"single": single, "two_layer": {g: [r for r in two if (r["start"], r["epochs"]) == v]
+                                            for g, v in groups.items()}}
