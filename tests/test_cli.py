@@ -91,7 +91,19 @@ def test_killed_reproduce_resumes_without_redoing_finished_runs(tmp_path):
     proc.wait()
     before = {p.name: p.read_bytes() for p in runs.glob("*.json")}
     assert 3 <= len(before) < 8
-    assert not (out / "claims" / "plugin.squares" / "evidence.json").exists()
+    claim_dir = out / "claims" / "plugin.squares"
+    assert not (claim_dir / "evidence.json").exists()
+    progress = json.loads((claim_dir / "progress.json").read_text())  # written while the sweep ran
+    assert progress["total"] == 8 and 0 <= progress["finished"] <= len(before) and progress["scale"] == "small"
+
+    # --plan counts the records on disk and runs nothing; the report shows the claim as "k of N runs done"
+    calls = (tmp_path / "calls.log").read_text()
+    plan = subprocess.run([*cmd, "--plan"], env=env, capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr
+    assert (tmp_path / "calls.log").read_text() == calls
+    assert f"plugin.squares: {len(before)} of 8 runs done" in plan.stderr
+    assert f"not run: {len(before)} of 8 runs done" in (out / "report.md").read_text()
+    assert f"not run: {len(before)} of 8 runs done" in plan.stdout
 
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -105,6 +117,9 @@ def test_killed_reproduce_resumes_without_redoing_finished_runs(tmp_path):
     assert ev["runs_resumed"] == len(before) and ev["runs_executed"] == 8 - len(before)
     assert "plugin.squares" in done.stdout and "reproduced" in done.stdout
     assert (out / "report.html").exists() and (out / "report.md").exists()
+    assert not (claim_dir / "progress.json").exists()  # the verdict replaced the counts
+    again = subprocess.run([*cmd, "--plan"], env=env, capture_output=True, text=True)
+    assert "plugin.squares: has a verdict at scale 'small'" in again.stderr and "reproduced" in again.stdout
 
 
 def test_report_rerenders_from_stored_json(tmp_path, capsys):
@@ -249,3 +264,20 @@ def test_a_crash_keeps_the_stored_verdict_and_exits_1(tmp_path, monkeypatch, cap
     crashed = json.loads((tmp_path / "claims" / "test.crashy" / "evidence.crashed.json").read_text())
     assert crashed["crashed"] and "broken on purpose" in crashed["detail"]
     assert "previous evidence is kept" in capsys.readouterr().err
+
+
+def test_list_shows_the_measured_paper_time(tmp_path, capsys):
+    claim_dir = tmp_path / "claims" / "ntk.width_convergence"
+    claim_dir.mkdir(parents=True)
+    (claim_dir / "evidence.json").write_text(json.dumps({
+        "id": "ntk.width_convergence", "scale": "paper", "verdict": "reproduced", "seconds": 90.0,
+        "finished_at": "2026-12-04 10:00", "machine": "2 CPU cores (x86_64), torch 2.13.0"}))
+    pending = tmp_path / "claims" / "dynamics.hb_width"
+    pending.mkdir()
+    (pending / "progress.json").write_text(json.dumps({"id": "dynamics.hb_width", "scale": "paper", "finished": 5,
+                                                        "total": 39}))
+    assert main(["list", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "paper scale measured: 1.5 min -> reproduced" in out and "2 CPU cores" in out
+    assert "paper scale measured: not finished: 5 of 39 runs done" in out
+    assert main(["list", "--results", str(tmp_path / "nope")]) == 2

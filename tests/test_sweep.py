@@ -250,6 +250,30 @@ def test_runner_merges_config_and_collects_failures(tmp_path):
     assert len(list((tmp_path / "runs" / "test_sweep.sometimes_fails").glob("*.json"))) == 4
 
 
+def test_plan_runs_nothing_and_counts_finished_runs(tmp_path):
+    done = Runner(tmp_path / "claims" / "a.x", runs_dir=tmp_path / "runs", quiet=True)
+    done.map(seeded_value, [{"seed": 1}, {"seed": 2}])
+    plan = Runner(tmp_path / "claims" / "a.y", runs_dir=tmp_path / "runs", quiet=True, plan=True,
+                  progress_file=tmp_path / "progress.json")
+    got = plan.map(seeded_value, [{"seed": s} for s in (1, 2, 3, 3)])  # a repeated config is one run
+    plan.map(sometimes_fails, [{"i": 0}])
+    assert [r["seed"] for r in got] == [1, 2] and plan.ran == 0 and plan.counts == (2, 4)
+    assert not (tmp_path / "runs" / "test_sweep.sometimes_fails").exists() or \
+        not list((tmp_path / "runs" / "test_sweep.sometimes_fails").glob("*.json"))
+    plan.write_progress(id="a.y")
+    stored = json.loads((tmp_path / "progress.json").read_text())
+    assert (stored["id"], stored["finished"], stored["total"]) == ("a.y", 2, 4)
+    assert stored["sweeps"] == [["seeded_value", 2, 3], ["sometimes_fails", 0, 1]]
+
+
+def test_progress_file_follows_a_running_sweep(tmp_path):
+    r = Runner(tmp_path, quiet=True, progress_file=tmp_path / "progress.json")
+    r.write_progress(id="a.z", scale="small")
+    r.map(sometimes_fails, [{"i": i} for i in range(4)])  # a failed run is not a finished one
+    stored = json.loads((tmp_path / "progress.json").read_text())
+    assert (stored["id"], stored["scale"], stored["finished"], stored["total"]) == ("a.z", "small", 3, 4)
+
+
 def _free_port() -> int:
     import socket
 

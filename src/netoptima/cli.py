@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from netoptima.claims import BROKEN_PARTS, SCALES, select
 
@@ -49,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", default="0", help="base seed (default 0)")
     r.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps (default cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    sub.add_parser("list", help="list claims, their papers, needs and rough time per scale")
+    r.add_argument("--plan", action="store_true", help="run nothing: count each claim's finished and missing runs "
+                   "under --out and show them in the report as 'not run: k of N runs done'")
+    li = sub.add_parser("list", help="list claims, their papers, needs, rough time per scale and the measured "
+                        "paper-scale time")
+    li.add_argument("--results", default=None, help="a --scale paper output directory to read measured times from "
+                    "(default: the repository's results/paper, when netoptima runs from a checkout)")
     jud = sub.add_parser("judge", help="re-judge stored evidence with today's rules and re-render the report "
                          "(runs nothing)")
     jud.add_argument("dir", nargs="?", default="netoptima-results")
@@ -135,19 +141,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for part, error in BROKEN_PARTS.items():
         print(f"netoptima: part {part!r} could not be loaded, its claims are skipped: {error}", file=sys.stderr)
     where = f"Dask scheduler {args.scheduler}" if client else f"{workers} local worker(s)"
-    print(f"netoptima: {len(claims)} claim(s) at scale {args.scale!r} on {where} -> {out}/", file=sys.stderr)
+    print(f"netoptima: {len(claims)} claim(s) at scale {args.scale!r} on {where} -> {out}/"
+          + (" (plan: nothing runs)" if args.plan else ""), file=sys.stderr)
     try:
         for c in claims:
             claim_dir = out / "claims" / c.id
             runner = Runner(claim_dir, executor="dask" if client else "local", workers=workers, scheduler=client,
-                            seed=seed, device=device, quiet=True if args.quiet else None, runs_dir=out / "runs")
+                            seed=seed, device=device, quiet=True if args.quiet else None, runs_dir=out / "runs",
+                            plan=args.plan, progress_file=claim_dir / PROGRESS)
+            meta = _claim_meta(c, args.scale, seed, runner.device)
+            if args.plan:
+                _plan_claim(c, args.scale, runner, meta)
+                continue
+            runner.write_progress(**meta)  # replaced by evidence.json when the claim finishes
             t0 = time.perf_counter()
             ev = run_claim(c, args.scale, runner)
             seconds = time.perf_counter() - t0
             # exit 1 for a crash or for "not run" because runs failed (a missing optional input is not a failure)
             crashed += ev.crashed or (ev.verdict == "not run" and bool(runner.failures))
             record = {**ev.record(c, args.scale), "seed": seed, "device": runner.device, "seconds": seconds,
-                      "runs_resumed": runner.resumed, "runs_executed": runner.ran}
+                      "runs_resumed": runner.resumed, "runs_executed": runner.ran, "machine": meta["machine"],
+                      "finished_at": time.strftime("%Y-%m-%d %H:%M")}
             if ev.crashed and _has_verdict(claim_dir / "evidence.json"):
                 # a crash never overwrites a computed verdict: the failure is kept beside it
                 save_evidence(claim_dir, record, name="evidence.crashed.json")
@@ -155,6 +169,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                       f"{claim_dir / 'evidence.crashed.json'}", file=sys.stderr)
             else:
                 save_evidence(claim_dir, record)
+            (claim_dir / PROGRESS).unlink(missing_ok=True)
             resumed = f", {runner.resumed} run(s) resumed" if runner.resumed else ""
             print(f"  {c.id}: {ev.verdict} ({seconds:.1f} s{resumed}) {ev.judgement.measured}", file=sys.stderr)
     finally:
@@ -172,6 +187,64 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+PROGRESS = "progress.json"  # a claim's sweep counts while it runs (or after --plan); removed with its evidence
+
+
+def _machine() -> str:
+    import platform
+
+    import torch
+
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}"
+
+
+def _claim_meta(c: Any, scale: str, seed: int, device: str) -> dict[str, Any]:
+    """What the report shows of a claim that has no verdict yet."""
+    return {"id": c.id, "paper": c.paper, "statement": c.statement, "paper_value": c.paper_value, "scale": scale,
+            "deviation": c.settings[scale].deviation, "budget": c.budget[scale], "seed": seed, "device": device,
+            "machine": _machine()}
+
+
+def _plan_claim(c: Any, scale: str, runner: Any, meta: dict[str, Any]) -> None:
+    """Count a claim's finished and missing runs without running any (``reproduce --plan``)."""
+    evidence = runner.claim_dir / "evidence.json"
+    if _has_verdict(evidence) and json.loads(evidence.read_text(encoding="utf-8")).get("scale") == scale:
+        print(f"  {c.id}: has a verdict at scale {scale!r}", file=sys.stderr)
+        return
+    try:
+        c.run(c.settings[scale], runner)
+        counted = "all"
+    except Exception as exc:  # a claim that maps on earlier results cannot go on without them: count what it saw
+        counted = f"the sweeps before the first that needs earlier results ({type(exc).__name__})"
+    runner.write_progress(**meta, counted=counted)
+    finished, total = runner.counts
+    print(f"  {c.id}: {finished} of {total}{'' if counted == 'all' else '+'} runs done", file=sys.stderr)
+
+
+# the committed paper-scale evidence of a source checkout (src/netoptima/cli.py -> <repo>/results/paper)
+PAPER_RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper"
+
+
+def _measured_paper(claim_dir: Path) -> str:
+    """The stored paper-scale time and verdict of one claim (or its sweep's progress), '' when none."""
+    for name in ("evidence.json", PROGRESS):
+        try:
+            rec = json.loads((claim_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(rec, dict) or rec.get("scale") != "paper":
+            continue
+        where = ", ".join(str(x) for x in (claim_dir.parent.parent, rec.get("finished_at") or rec.get("updated"),
+                                            rec.get("machine")) if x)
+        if name == PROGRESS:
+            return f"not finished: {rec.get('finished', 0)} of {rec.get('total', '?')} runs done ({where})"
+        seconds = rec.get("seconds")
+        took = f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "time not recorded"
+        resumed = f", {rec['runs_resumed']} runs resumed from earlier sessions" if rec.get("runs_resumed") else ""
+        return f"{took}{resumed} -> {rec.get('verdict')} ({where})"
+    return ""
+
+
 def _has_verdict(path: Path) -> bool:
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -183,9 +256,15 @@ def _has_verdict(path: Path) -> bool:
 def cmd_list(args: argparse.Namespace) -> int:
     from netoptima.claims import missing_needs
 
+    results = Path(args.results) if args.results else PAPER_RESULTS
+    if args.results and not results.is_dir():
+        raise UsageError(f"--results {args.results!r} is not a directory (expected a --scale paper --out)")
     for c in select([]):
         print(f"{c.id}\n  {c.paper}: {c.statement}\n  paper says: {c.paper_value}")
         print("  rough time: " + ", ".join(f"{s} {c.budget[s]}" for s in SCALES))
+        measured = _measured_paper(results / "claims" / c.id)
+        if measured:
+            print(f"  paper scale measured: {measured}")
         if c.settings["small"].deviation:
             print(f"  small scale differs from the paper: {c.settings['small'].deviation}")
         print(f"  devices: {'cpu only (' + c.cpu_only + ')' if c.cpu_only else 'any torch device (--device)'}")

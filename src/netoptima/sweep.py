@@ -139,6 +139,15 @@ def _load_ok(path: Path) -> dict[str, Any] | None:
     return rec if ok else None
 
 
+def _load_ok_json(path: Path) -> dict[str, Any]:
+    """A JSON object stored at ``path``, or ``{}`` when the file is missing, unreadable or not an object."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
 def connect(scheduler: str, *, timeout: float = 5.0) -> Any:
     """Connect a ``distributed.Client`` to ``scheduler`` or raise :class:`SchedulerUnreachable`."""
     from distributed import Client
@@ -167,7 +176,8 @@ def _close_quietly(client: Any) -> None:
 
 def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *,
         executor: str = "local", workers: int = 1, scheduler: Any = None, desc: str = "",
-        quiet: bool | None = None, in_process: bool = False) -> list[dict[str, Any]]:
+        quiet: bool | None = None, in_process: bool = False, plan: bool = False,
+        on_progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Map ``fn`` over ``configs``, one atomically written JSON record per run, skipping finished ones.
 
     Arguments:
@@ -180,6 +190,8 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
         desc: progress bar label.
         quiet: silence the progress bar (default: quiet unless stderr is a terminal).
         in_process: run every config in this process (for runs too cheap to pay a worker's start-up).
+        plan: run nothing; return the finished records only (to count what a sweep still needs).
+        on_progress: called with ``(finished, total)`` distinct runs, once before and after every finished run.
 
     Returns:
         The records, aligned with ``configs``: ``{"run_id", "fn", "config", "status": "ok"|"failed",
@@ -209,10 +221,17 @@ def run(fn: RunFn, configs: Sequence[Config], out_dir: str | os.PathLike[str], *
         atomic_write_json(path, rec)
         records[rid] = {**rec, "resumed": False}
 
+    total = len(set(ids))
+    if on_progress is not None:
+        on_progress(len(records), total)
+    if plan:
+        return [records[rid] for rid in ids if rid in records]
     label = f"{desc or fn.__name__} ({len(records)} done)" if records else (desc or fn.__name__)
     for rid, outcome in progress(_execute(fn, todo, executor, workers, scheduler, in_process), desc=label,
                                  total=len(todo), quiet=quiet):
         finish(rid, outcome)
+        if on_progress is not None:  # a failed run is redone by the next call: not finished
+            on_progress(sum(r["status"] == "ok" for r in records.values()), total)
     return [records[rid] for rid in ids]
 
 
@@ -345,9 +364,16 @@ class Runner:
     device: str = "cpu"
     quiet: bool | None = None
     runs_dir: Path | None = None  # default: <claim_dir>/runs
+    # plan=True runs nothing: every map returns its finished runs only and counts the rest in ``sweeps``
+    plan: bool = False
+    # while a claim runs, ``sweeps`` (one ``[label, finished, total]`` per map) is written here after every run:
+    # an interrupted sweep is reported as "k of N runs done" (the file's other keys are kept)
+    progress_file: Path | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
     resumed: int = 0
     ran: int = 0
+    sweeps: list[list[Any]] = field(default_factory=list)
+    _written: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self.claim_dir = Path(self.claim_dir)
@@ -358,12 +384,39 @@ class Runner:
             in_process: bool = False) -> list[dict[str, Any]]:
         """Run ``fn`` over ``configs`` (resumably); ``in_process=True`` for runs too cheap for a worker."""
         configs = [{"device": self.device, **c} for c in configs]
+        sweep: list[Any] = [desc or fn.__name__, 0, 0]
+        self.sweeps.append(sweep)
+
+        def on_progress(finished: int, total: int) -> None:
+            sweep[1:] = [finished, total]
+            # at most one write a second (a sweep of cheap runs would otherwise fsync after each)
+            if self.progress_file is not None and (not self._written or time.monotonic() - self._written > 1):
+                self.write_progress()
+                self._written = time.monotonic()
+
         recs = run(fn, configs, self.runs_dir / fn_name(fn), executor=self.executor, workers=self.workers,
-                   scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet, in_process=in_process)
+                   scheduler=self.scheduler, desc=desc or fn.__name__, quiet=self.quiet, in_process=in_process,
+                   plan=self.plan, on_progress=on_progress)
+        if self.progress_file is not None and not self.plan:  # the last count, whatever the throttle skipped
+            self.write_progress()
         self.failures += [r for r in recs if r["status"] != "ok"]
         self.resumed += sum(r["resumed"] for r in recs)
         self.ran += sum(not r["resumed"] for r in recs)
         return [{**r["config"], **r["result"]} for r in recs if r["status"] == "ok"]
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """``(finished, total)`` runs over every sweep this runner has mapped so far."""
+        return sum(s[1] for s in self.sweeps), sum(s[2] for s in self.sweeps)
+
+    def write_progress(self, **meta: Any) -> None:
+        """Store the sweeps' counts (plus ``meta``) in :attr:`progress_file`, keeping the keys stored before."""
+        if self.progress_file is None:
+            raise ValueError("progress_file is not set")
+        old = _load_ok_json(self.progress_file)
+        finished, total = self.counts
+        atomic_write_json(self.progress_file, {**old, **meta, "sweeps": self.sweeps, "finished": finished,
+                                               "total": total, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
     def path(self, name: str) -> Path:
         """Path for an artifact (plot, table) of this claim."""

@@ -52,10 +52,32 @@ def load_evidence(out_dir: str | Path, errors: list[tuple[Path, str]] | None = N
             continue
         rec["_dir"] = str(f.parent)
         recs.append(rec)
+    for f in sorted((root / "claims").glob("*/progress.json")):
+        if not (f.parent / "evidence.json").exists():
+            rec = _pending(f)
+            if rec is not None:
+                recs.append(rec)
     if not recs:
         raise FileNotFoundError(f"no stored results under {str(root)!r} (expected claims/<id>/evidence.json); "
                                 "run `netoptima reproduce --out DIR` first")
     return sorted(recs, key=lambda r: r["id"])
+
+
+def _pending(path: Path) -> dict[str, Any] | None:
+    """A claim whose sweep has not finished (``progress.json``, written while it runs or by ``--plan``) as a
+    ``not run`` row: ``k of N runs done``; ``None`` for a file that is not netoptima's."""
+    try:
+        p = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(p, dict) or not isinstance(p.get("id"), str) or not isinstance(p.get("total"), int):
+        return None
+    more = "" if p.get("counted", "all") == "all" else "+"
+    cost = f"; rough cost at this scale: {p['budget']}" if p.get("budget") else ""
+    return {**p, "verdict": "not run", "measured": f"not run: {p.get('finished', 0)} of {p['total']}{more} runs done",
+            "rule": "no verdict until every run of the claim's sweep has finished",
+            "detail": f"sweep incomplete (updated {p.get('updated', '?')}); the same `netoptima reproduce` command "
+                      f"resumes it{cost}", "_dir": str(path.parent)}
 
 
 def rejudge_dir(out_dir: str | Path) -> tuple[list[tuple[str, str, str]], list[tuple[Path, str]]]:
