@@ -142,6 +142,21 @@ def test_rate_check_rejects_a_too_slow_trajectory():
     assert res["min_flow_ratio"] == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("deficit, ok", [(2.7e-7, True), (1e-3, False)])
+def test_rate_check_allows_the_gaps_rounding_only(deficit, ok):
+    # the paper-scale width-1 runs meet the flow bound with equality at L* = 12.5: at a gap of 1e-8, L − L* carries a
+    # float64 cancellation error of ~ε·25/1e-8 ≈ 5.6e-7 relative; a deficit of that size is rounding, 1e-3 is not
+    eta, bound, L_star = 0.01, 1.0, 12.5
+    gaps = [1e-8 * math.exp(-bound * eta * t) + 1e-8 for t in range(50)]
+    traj = Trajectory(loss=[L_star + g for g in gaps], gap=gaps, grad_sq=[(1 - deficit) * bound * g for g in gaps],
+                      lambda_U=[1.0] * 50, sigma_norm=[1.0] * 50, rate_bound=[bound] * 50,
+                      steps=list(range(50)), lambda_K=0.5, lr=eta)
+    res = rate_check(traj, floor=1e-9)
+    assert res["flow_ok"] is ok
+    tols = [1e-9 + 64 * 2.220446e-16 * (L_star + g + L_star) / g for g in (max(gaps), min(gaps))]
+    assert tols[0] * 0.999 <= res["flow_tol_at_min"] <= tols[1] * 1.001
+
+
 def test_divergence_raises_training_diverged():
     X, Y = synthetic(0, 4, 2, 20, "square")
     net = DEQLinear(4, 2, gamma=0.8, generator=torch.Generator().manual_seed(0), dtype=F64)

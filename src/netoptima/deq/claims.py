@@ -83,7 +83,8 @@ def _theorem(r: dict[str, Any], s: Rate) -> dict[str, bool]:
 
 def _sanity(r: dict[str, Any]) -> list[str]:
     """Identities of the construction (PL inequality, λ_min(UᵀU) lemma): they can only downgrade."""
-    bad = [] if r.get("min_flow_ratio", 0.0) >= 1 - 1e-9 else ["flow PL inequality"]
+    tol = r.get("flow_tol_at_min", 1e-9)  # rounding of ‖∇L‖²/(L − L*) at the step of the smallest ratio
+    bad = [] if r.get("min_flow_ratio", 0.0) >= 1 - tol else ["flow PL inequality"]
     return bad + [name for name in ("norm_bound_ok", "sqrt_m_bound_ok") if not r[name]]
 
 
