@@ -3,6 +3,7 @@ sharing one record, and smoke-scale runs whose method is broken on purpose."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -160,6 +161,24 @@ def _ggn_data(quadratic: bool) -> dict:
 
 def test_ggn_quadratic_judge_reproduced_for_quadratic_convergence_with_a_shrinking_constant():
     assert ggn.judge_ggn_quadratic(_ggn_data(True), ggn.GGN_QUADRATIC["small"]).verdict == "reproduced"
+
+
+def test_ggn_quadratic_first_step_below_the_bound_is_not_a_contradiction_but_linear_after_it_is():
+    # the paper-scale pattern: the step from init lands 70x below the constant the later steps follow
+    runs = []
+    for m in (256, 1024, 4096, 16384):
+        for seed in range(3):
+            c = 0.3 * (m / 256) ** -0.5 * (1 + 0.1 * seed)
+            res = [1.0, c / 70]
+            for _ in range(4):
+                res.append(max(c * res[-1] ** 2, 1e-15))  # float64's floor
+            runs.append({"width": m, "seed": seed, "residuals": res})
+    s = ggn.GGN_QUADRATIC["paper"]
+    assert ggn.judge_ggn_quadratic({"runs": runs}, s).verdict == "reproduced"
+    assert ggn.judge_ggn_quadratic({"runs": runs}, dataclasses.replace(s, start=0)).verdict == "not reproduced"
+    for r in runs:  # linear convergence from step 1 on (contraction 0.05 per step)
+        r["residuals"][2:] = [r["residuals"][1] * 0.05**k for k in range(1, 5)]
+    assert ggn.judge_ggn_quadratic({"runs": runs}, s).verdict == "not reproduced"
 
 
 def test_ggn_quadratic_judge_not_reproduced_for_linear_convergence():

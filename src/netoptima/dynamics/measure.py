@@ -109,14 +109,14 @@ def u_shape(curve: dict[int, float], margin: float) -> dict[str, Any]:
     return {"u_shaped": bool(u), "argmin": w[i], "min": vals[i], "left": vals[0], "right": vals[-1]}
 
 
-def quadratic_stats(res: list[float], floor: float) -> dict[str, Any]:
-    """Orders p_t = log(r_{t+1}/r_t)/log(r_t/r_{t−1}) and ratios r_{t+1}/r_t² over the steps whose next
-    residual is above ``floor`` × r_0 (float64 rounding below it)."""
+def quadratic_stats(res: list[float], floor: float, *, start: int = 0) -> dict[str, Any]:
+    """Orders p_t = log(r_{t+1}/r_t)/log(r_t/r_{t−1}) and ratios r_{t+1}/r_t² over the steps t ≥ ``start`` whose
+    next residual is above ``floor`` × r_0 (float64 rounding below it)."""
     r = np.asarray(res)
     ok = r > floor * r[0]
     last = int(np.flatnonzero(ok)[-1])  # last index above the floor
-    ratios = [float(r[t + 1] / r[t] ** 2) for t in range(last)]
-    orders = [float(np.log(r[t + 1] / r[t]) / np.log(r[t] / r[t - 1])) for t in range(1, last)
+    ratios = [float(r[t + 1] / r[t] ** 2) for t in range(start, last)]
+    orders = [float(np.log(r[t + 1] / r[t]) / np.log(r[t] / r[t - 1])) for t in range(start + 1, last)
               if r[t] < r[t - 1] and r[t + 1] < r[t]]
     return {"ratios": ratios, "orders": orders,
             "ratio_growth": max(ratios) / min(ratios) if ratios else math.nan}
