@@ -11,13 +11,16 @@ that are not isolated: at the optimum the neural decomposition of the lift is no
 solved by conjugate gradients on Hessian–vector products (fit_global does not use that path: unpreconditioned,
 it stalled at d = 100, where L-BFGS on the Burer–Monteiro factors certified in seconds). A step that pushes a
 weight through zero drops that neuron when dropping alone does not increase f, else is shortened to where the
-weight reaches zero (the TRS oracle proposes the neuron again if it is still needed).
+weight reaches zero (the TRS oracle proposes the neuron again if it is still needed). After an accepted step α
+is re-solved exactly for the new neurons (squared loss); a rejected step keeps the Hessian, and the next
+factorisation starts from the last shift that made it positive definite (issue 16, d = 40: 0.85 -> ~0.65 s CPU).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -65,6 +68,26 @@ class _Problem:
         ga = self.S.T @ self.w + self.beta * self.s
         return f, gU, ga
 
+    def refit_alpha(self, U: np.ndarray, alpha: np.ndarray, f: float) -> np.ndarray:
+        """The exact α for fixed U and signs (squared loss: (SᵀS)⁻¹(Sᵀy − βs)) when it keeps the signs and lowers f.
+
+        The retraction moves σ(Xu_j) at second order, which shifts the best α along the stiffest direction of
+        the Hessian (the α block ~ SᵀS); re-solving α removes that error instead of spending a damped step on it.
+        """
+        a, b, c = self.abc
+        T = self.X @ U.T
+        S = (a * T + b) * T + c
+        s = np.where(alpha >= 0, 1.0, -1.0)
+        try:
+            with warnings.catch_warnings():  # an ill-conditioned solve is caught by the sign and value checks below
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                new = scipy.linalg.solve(S.T @ S, S.T @ self.y - self.beta * s, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            return alpha
+        if np.all(s * new > 0) and self.value(U, new) <= f:
+            return new
+        return alpha
+
     def hvp(self, XiU: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Riemannian Hessian times a tangent direction (Ξ (k, d) with rows ⊥ u_j, η (k,))."""
         a = self.abc[0]
@@ -79,33 +102,35 @@ class _Problem:
         return HU, ha
 
     def dense_hessian(self) -> np.ndarray:
-        """The Riemannian Hessian in ambient coordinates [vec(U); α] ((k(d+1))², radial directions set to 1)."""
+        """The Riemannian Hessian in ambient coordinates [vec(U); α] ((k(d+1))², radial directions set to 1).
+
+        The Jacobian's u-blocks are projected onto the tangent spaces before the product (n·k·d work instead of
+        projecting the (k(d+1))² matrix), and JᵀDJ is one symmetric rank-n update (BLAS syrk, half a GEMM).
+        """
         a = self.abc[0]
         X, U, alpha = self.X, self.U, self.alpha
         n, d = X.shape
         k = alpha.size
-        N = k * d + k
-        J = np.empty((n, N))
-        J[:, : k * d] = ((self.P * alpha)[:, :, None] * X[:, None, :]).reshape(n, k * d)
-        J[:, k * d:] = self.S
-        H = (J * self.D[:, None]).T @ J
+        kd = k * d
+        T = X @ U.T  # (n, k)
+        sd = np.sqrt(self.D)  # ℓ'' is 1 (squared) or 0/1 (Huber)
+        J = np.empty((n, kd + k), order="F")
+        # ∂ŷ/∂u_j (I − u_j u_jᵀ) = α_j σ'(Xu_j) ⊙ (X − (Xu_j) u_jᵀ)
+        J[:, :kd] = ((self.P * (alpha * sd[:, None]))[:, :, None] * (X[:, None, :] - T[:, :, None] * U[None]))\
+            .reshape(n, kd)
+        J[:, kd:] = self.S * sd[:, None]
+        H = scipy.linalg.blas.dsyrk(1.0, J, trans=1, lower=0)  # upper triangle of JᵀDJ
+        H = np.triu(H) + np.triu(H, 1).T
         XwX = X.T @ (self.w[:, None] * X)  # (d, d)
+        eye = np.eye(d)
         for j in range(k):
             sl = slice(j * d, (j + 1) * d)
-            H[sl, sl] += 2 * a * alpha[j] * XwX
-            H[sl, k * d + j] += self.C[j]
-            H[k * d + j, sl] += self.C[j]
-        # project onto the tangent spaces: H ← Π H Π, Π = blockdiag(I − u_j u_jᵀ, I)
-        Hc = H[:, : k * d].reshape(N, k, d)
-        Hc -= np.einsum("nkd,kd->nk", Hc, U)[:, :, None] * U[None]
-        Hr = H[: k * d].reshape(k, d, N)
-        Hr -= np.einsum("kdn,kd->kn", Hr, U)[:, None, :] * U[:, :, None]
-        idx = np.arange(k * d)
-        H[idx, idx] -= np.repeat(self.radial, d)
-        # curvature term −(uᵀ∇f)(I − uuᵀ) and a unit weight on the radial direction (its gradient is 0)
-        for j in range(k):
-            sl = slice(j * d, (j + 1) * d)
-            H[sl, sl] += (self.radial[j] + 1.0) * np.outer(U[j], U[j])
+            Pj = eye - np.outer(U[j], U[j])
+            # second-order term of σ, the sphere's curvature −(uᵀ∇f)Π, a unit weight on the radial direction
+            H[sl, sl] += Pj @ (2 * a * alpha[j] * XwX) @ Pj - self.radial[j] * Pj + np.outer(U[j], U[j])
+            cj = Pj @ self.C[j]  # the α–u coupling
+            H[sl, kd + j] += cj
+            H[kd + j, sl] += cj
         return H
 
 
@@ -160,6 +185,8 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
     theta = 1e-2  # μ = θ ‖grad‖ (plus a shift when the damped Hessian is not positive definite)
     its = 0
     k, d = U.shape
+    H: np.ndarray | None = None  # the Hessian at the current point (kept across rejected steps)
+    hint = 0.0  # the last shift that made H + shift·I positive definite beyond μ: failed Cholesky cost as much
     while its < max_iter and k and time.perf_counter() < deadline:
         its += 1
         gnorm = math.sqrt(float((gU * gU).sum() + ga @ ga))
@@ -167,10 +194,11 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
             break
         mu = theta * gnorm
         if k * (d + 1) <= dense_max:
-            H = prob.dense_hessian()
+            if H is None or H.shape[0] != k * (d + 1):
+                H = prob.dense_hessian()
             g = np.concatenate([gU.ravel(), ga])
             scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
-            shift = mu
+            shift = max(mu, 0.5 * hint)
             for _ in range(60):
                 try:
                     cf = scipy.linalg.cho_factor(H + shift * np.eye(H.shape[0]), check_finite=False)
@@ -179,6 +207,7 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
                     shift = max(4 * shift, 1e-10 * scale)
             else:
                 break
+            hint = shift if shift > mu else 0.0
             p = -scipy.linalg.cho_solve(cf, g, check_finite=False)
             gp, pHp = float(g @ p), float(p @ H @ p)
             pred = -(gp + 0.5 * pHp)
@@ -205,6 +234,7 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
                 U, alpha = U[~leaving], alpha[~leaving]
                 k = alpha.size
                 f, gU, ga = prob.at(U, alpha)
+                H = None
                 continue
             ratio = np.where(leaving, alpha / np.where(leaving, -pa, 1.0), np.inf)
             t = float(ratio.min())
@@ -224,9 +254,12 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
             if dropped.any():
                 Un, an = Un[~dropped], an[~dropped]
                 k = an.size
+            if loss == "squared" and an.size:
+                an = prob.refit_alpha(Un, an, fn)
             U, alpha = Un, an
             fold = f
             f, gU, ga = prob.at(U, alpha)
+            H = None
             theta = max(theta / 3, 1e-8) if rho > 0.75 else theta
             if pred <= ftol * max(abs(fold), 1e-300) and not dropped.any():
                 break

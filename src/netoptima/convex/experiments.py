@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from netoptima.conventions import TrainingDiverged
+from netoptima.convex import paper
 from netoptima.convex.backprop import fit_backprop
 from netoptima.convex.certificate import certificate
 from netoptima.convex.data import mnist_unit, planted_demo
@@ -24,7 +25,10 @@ from netoptima.convex.model import RELU_FIT_ACTIVATION, QuadraticActivationNet, 
 from netoptima.convex.sdp import SolverFailed, fit_sdp, lifted_predictions
 from netoptima.convex.solver import _blas_limit, fit_global
 from netoptima.convex.verify import independent_certificate
-from netoptima.sweep import run_fn
+from netoptima.sweep import Runner, run_fn
+
+if TYPE_CHECKING:  # the settings live in claims.py, which imports this module
+    from netoptima.convex.claims import BackpropGap, CertificateSettings, MnistGlobal, SdpExact
 
 DECODE_TOL = 1e-10  # neural decomposition keeps eigenvalues above 1e-10·λmax
 
@@ -189,3 +193,51 @@ def mnist_adam_run(config: dict[str, Any]) -> dict[str, Any]:
         indep = independent_certificate(U, alpha, X, y, beta=config["beta"], activation=RELU_FIT_ACTIVATION)
     return {"diverged": False, "objective": indep.objective, "lower_bound": indep.lower_bound,
             "rel_gap": indep.relative_gap, "width": net.width, "test_scores": _scores(net, Xt)}
+
+
+# ------------------------------------------------------------------------------ claim-level run functions (data only)
+
+
+def sdp_exact(s: SdpExact, runner: Runner) -> dict[str, Any]:
+    """convex.sdp_exact: one SCS solve (with its independent Clarabel reference) per seed."""
+    configs = [{**s.instance(), "seed": runner.seed + k, "tol": s.tol, "ref_tols": list(s.ref_tols)}
+               for k in range(s.seeds)]
+    return {"runs": runner.map(sdp_exact_run, configs, desc="convex sdp", in_process=True)}
+
+
+def certificate_claim(s: CertificateSettings, runner: Runner) -> dict[str, Any]:
+    """convex.certificate: the certificate at the SDP's decoded network per seed (and on the notebook demo)."""
+    configs = [{**s.instance(), "seed": runner.seed + k, "solver": "SCS", "tol": s.solver_tol,
+                "samples": s.samples} for k in range(s.seeds)]
+    runs = runner.map(certificate_run, configs, desc="convex certificate", in_process=True)
+    demo = (runner.map(certificate_run, [{**paper.DEMO, "activation": list(paper.DEMO["activation"]),
+                                          "seed": runner.seed, "solver": "CLARABEL", "tol": s.demo_tol,
+                                          "samples": 10_000}], desc="convex demo cert", in_process=True)
+            if s.demo else [])
+    return {"runs": runs, "demo": demo[0] if demo else None}
+
+
+def backprop_gap(s: BackpropGap, runner: Runner) -> dict[str, Any]:
+    """convex.backprop_gap: the SDP optimum p* and SGD/Adam runs per learning rate and init."""
+    inst = s.instance()
+    opt = runner.map(sdp_optimum, [{**inst, "seed": runner.seed, "tol": s.sdp_tol}], desc="convex p*",
+                     in_process=True)
+    configs = [{**inst, "data_seed": runner.seed, "optimizer": o, "lr": lr, "steps": s.steps,
+                "seed": runner.seed + 1000 + k}
+               for o, lrs in (("adam", s.adam_lrs), ("sgd", s.sgd_lrs)) for lr in lrs for k in range(s.seeds)]
+    runs = runner.map(backprop_run, configs, desc="convex backprop")
+    return {"optimum": opt[0] if opt else None, "device": runner.device,
+            "runs": [{k: r[k] for k in ("optimizer", "lr", "seed", "steps", "diverged", "objective", "lower_bound",
+                                        "cert_gap", "curve") if k in r} for r in runs]}
+
+
+def mnist_global(s: MnistGlobal, runner: Runner) -> dict[str, Any]:
+    """convex.mnist_global: fit_global and the Adam baseline per one-vs-all class, and the test labels."""
+    base = {"n": s.n, "test": s.test, "beta": s.beta}
+    glob = runner.map(mnist_global_run, [{**base, "digit": k, "tol": s.solver_tol, "max_iter": s.max_iter}
+                                         for k in s.classes], desc="convex mnist global")
+    adam = runner.map(mnist_adam_run, [{**base, "digit": k, "width": s.adam_width, "steps": s.adam_steps,
+                                        "lr": s.adam_lr, "seed": runner.seed} for k in s.classes],
+                      desc="convex mnist adam")
+    labels = mnist_unit(s.n, s.test)[3]
+    return {"global": glob, "adam": [r for r in adam if not r["diverged"]], "test_labels": labels.tolist()}
