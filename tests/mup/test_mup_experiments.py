@@ -162,3 +162,20 @@ def test_cifar10_is_used_when_the_user_points_to_its_files(tmp_path, monkeypatch
     assert not r["diverged"] and len(r["change"]) == 2
     with pytest.raises(ValueError, match="n=41 is larger than the CIFAR-10 'train' split"):
         load_images("cifar10", 41)
+
+
+def test_joint_gram_is_singular_without_training_and_not_after():
+    # Chen et al.'s third measure: with no step the final features are the initial ones, so the 2N rows of the joint
+    # Gram span only N directions and λ_min(J) is 0 up to float32 roundoff (features ~1, roundoff ~1e-7, so
+    # λ_min/mean eigenvalue ~1e-14 < 1e-8); μP after 20 steps moves them out of that span (well above 1e-8).
+    cfg = {"parametrization": "mup", "lr_rule": "table", "width": 128, "lr": 0.1, "batch": 16, "n_train": 64,
+           "n_probe": 8, "seed": 0, **NET, "activation": "tanh"}
+    still = feature_run({**cfg, "steps": 0})
+    moved = feature_run({**cfg, "steps": 20})
+    assert all(v < 1e-8 for v in still["joint_rel"]), still["joint_rel"]
+    assert all(v > 1e-4 for v in moved["joint_rel"]), moved["joint_rel"]
+    assert all(v > 0 for v in still["base2_n"]) and still["base2_n"] == moved["base2_n"]
+    # the joint Gram is the paper's λ_min over the 2N concatenated features: σ_min² of the stacked (2N, n) matrix
+    assert moved["joint_n"][0] == pytest.approx(moved["joint"][0] / 128)
+    with pytest.raises(ValueError, match=r"n_probe must be in 1…32 \(2·n_probe <= width 64 .*got 40"):
+        feature_run({**cfg, "steps": 1, "width": 64, "n_probe": 40})

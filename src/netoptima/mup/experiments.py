@@ -12,16 +12,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from netoptima.claims import Judgement, worst
 from netoptima.conventions import TrainingDiverged, check_choice
 from netoptima.mup.coord import coord_check
-from netoptima.mup.data import load_images
+from netoptima.mup.data import dataset_for_scale, load_images
 from netoptima.mup.features import feature_change, feature_gram_min_eig
 from netoptima.mup.models import MLP
 from netoptima.mup.train import mse_loss, train_sgd
-from netoptima.sweep import run_fn
+from netoptima.sweep import Runner, run_fn
 
-__all__ = ["LR_RULES", "VARIANTS", "by_variant", "coord_run", "convergence_run", "effective_lr", "feature_run",
-           "last_layer_gradient", "lr_run"]
+__all__ = ["LR_RULES", "VARIANTS", "by_variant", "combine", "convergence_claim_run", "convergence_run", "coord_run",
+           "effective_lr", "feature_change_run", "feature_diversity_run", "feature_run", "last_layer_gradient",
+           "lr_run", "nets", "seeds_of", "split_nets", "transfer_run", "widths_of"]
 
 # "table": η (n/n0)^{-c} exactly as the abc-table says; "inverse_width": an extra n0/n, the largest stable
 # scaling of SP (TP IV: SP with a width-independent η has r < 0 and blows up as n grows).
@@ -30,6 +32,7 @@ LR_RULES: tuple[str, ...] = ("table", "inverse_width")
 # is the table's c = 0 (shown in the figures, in no rule).
 VARIANTS: dict[str, tuple[str, str]] = {"SP": ("sp", "inverse_width"), "NTP": ("ntp", "table"), "μP": ("mup", "table"),
                                         "MF": ("mf", "table"), "SP (η const)": ("sp", "table")}
+JUDGED: tuple[str, ...] = ("SP", "NTP", "μP", "MF")  # the variants the rules read (the extra activation runs these)
 DTYPE = torch.float32  # every run trains in float32 (λ_min is computed in float64 from the float32 features)
 
 
@@ -67,10 +70,10 @@ def _gram_stats(feats: list[Tensor]) -> dict[str, list[float]]:
 
 
 def _prefixed(stats: dict[str, list[float]], prefix: str) -> dict[str, list[float]]:
-    return {prefix + k[3:]: v for k, v in stats.items()}  # "lam_n" -> "lam0_n"
+    return {prefix + k[3:]: v for k, v in stats.items()}  # "lam_n" -> "lam0_n", "joint_n"
 
 
-@run_fn(version=1)
+@run_fn(version=2)
 def feature_run(config: dict[str, Any]) -> dict[str, Any]:
     """Train one MLP with SGD and measure every hidden layer's features on a fixed probe set (Fig. 1).
 
@@ -80,17 +83,25 @@ def feature_run(config: dict[str, Any]) -> dict[str, Any]:
     Returns:
         ``change``: median over probes of ‖x^l − x^l_0‖/‖x^l_0‖ per hidden layer; ``lam``/``lam_n``/``lam_rel``
         and ``lam0``/``lam0_n``/``lam0_rel``: λ_min(K), λ_min(K/n), λ_min/mean eigenvalue after training and
-        at init; ``loss0``/``loss``: full training loss before/after; ``diverged`` (then metrics are None).
+        at init; ``joint``/``joint_n``/``joint_rel``: the same for the joint Gram of the 2N concatenated initial
+        and final features [h0(ξ_1), h(ξ_1), …] (Chen et al. Fig. 1, third measure); ``base2_n``: λ_min(K/n) at
+        init of 2N distinct probes (the finite-size baseline of a 2N-row Gram); ``loss0``/``loss``: full
+        training loss before/after; ``diverged`` (then the metrics after training are None).
     """
     Xtr, Ytr = _data(config, "n_train", "train")
-    Xp, _ = _data(config, "n_probe", "test")
+    N, n = config["n_probe"], config["width"]
+    if not 1 <= 2 * N <= n:  # else λ_min of the 2N-row joint Gram is 0 for any features (rank <= n < 2N)
+        raise ValueError(f"n_probe must be in 1…{n // 2} (2·n_probe <= width {n} for the joint Gram), got {N}")
+    X2, _ = _data({**config, "n_probe2": 2 * N}, "n_probe2", "test")  # the first N are the probes (a prefix)
+    Xp = X2[:N]
     model = _model(config, Xtr.shape[1])
     with torch.no_grad():
-        feats0 = model.features(Xp)
+        feats02 = model.features(X2)
+        feats0 = [h[:N] for h in feats02]
         loss0 = float(mse_loss(model(Xtr), Ytr))
-    init = _prefixed(_gram_stats(feats0), "lam0")
+    init = {**_prefixed(_gram_stats(feats0), "lam0"), "base2_n": _gram_stats(feats02)["lam_n"]}
     failed = {"diverged": True, "loss0": loss0, "loss": None, "change": None, "lam": None, "lam_n": None,
-              "lam_rel": None, **init}
+              "lam_rel": None, "joint": None, "joint_n": None, "joint_rel": None, **init}
     lr = effective_lr(config["lr"], config["lr_rule"], config["width"], config["base_width"])
     try:
         train_sgd(model, Xtr, Ytr, steps=config["steps"], lr=lr, batch_size=config["batch"], seed=config["seed"],
@@ -103,7 +114,9 @@ def feature_run(config: dict[str, Any]) -> dict[str, Any]:
     if not all(torch.isfinite(h).all() for h in feats):
         return {**failed, "diverged_step": config["steps"]}
     change = [float(feature_change(h, h0).median()) for h, h0 in zip(feats, feats0, strict=True)]
-    return {"diverged": False, "loss0": loss0, "loss": loss, "change": change, **_gram_stats(feats), **init}
+    joint = _prefixed(_gram_stats([torch.cat([h0, h]) for h, h0 in zip(feats, feats0, strict=True)]), "joint")
+    return {"diverged": False, "loss0": loss0, "loss": loss, "change": change, **_gram_stats(feats), **joint,
+            **init}
 
 
 def last_layer_gradient(model: MLP, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -192,3 +205,104 @@ def coord_run(config: dict[str, Any]) -> dict[str, Any]:
     except TrainingDiverged as exc:
         return {"records": [], "diverged": True, "diverged_step": exc.step}
     return {"records": records, "diverged": False}
+
+
+# ---- claim-level runs and the helpers the judges share -----------------------------------------------------------
+# A claim's settings carry ``hidden_layers`` (the paper's L: L hidden layers, L + 1 linear layers), the GOOD
+# ``activation`` that decides the verdict, and an ``extra_activation`` (ReLU, outside Assumption 4.3) that runs at
+# the first depth with ``extra_seeds`` seeds and is only shown.
+
+def nets(s: Any) -> list[tuple[str, int]]:
+    """(activation, L) of every net a claim runs: the deciding activation at every L, then the extra at the first."""
+    extra = [(s.extra_activation, s.hidden_layers[0])] if s.extra_activation not in ("", s.activation) else []
+    return [(s.activation, L) for L in s.hidden_layers] + extra
+
+
+def net_config(s: Any, activation: str, L: int) -> dict[str, Any]:
+    """The config keys every mup run shares, for the net with L hidden layers (L + 1 linear layers)."""
+    return {"base_width": s.base_width, "depth": L + 1, "activation": activation, "data_seed": s.data_seed,
+            "dataset": dataset_for_scale()}
+
+
+def widths_of(s: Any, activation: str) -> tuple[int, ...]:
+    """Widths run for ``activation``: all for the deciding one, those <= ``extra_max_width`` (0: all) for the extra."""
+    cap = s.extra_max_width if activation != s.activation and s.extra_max_width else max(s.widths)
+    return tuple(n for n in s.widths if n <= cap)
+
+
+def seeds_of(s: Any, activation: str) -> int:
+    """Seeds run for ``activation``: all of them for the deciding one, at most ``extra_seeds`` for the extra."""
+    return s.seeds if activation == s.activation else min(s.seeds, s.extra_seeds)
+
+
+def split_nets(runs: list[dict[str, Any]], s: Any) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Run records per net (activation, L) of :func:`nets`, in that order (a net without records maps to [])."""
+    return {(a, L): [r for r in runs if (r["activation"], r["depth"] - 1) == (a, L)] for a, L in nets(s)}
+
+
+def combine(per_net: dict[tuple[str, int], Judgement], s: Any, rule: str, detail: str,
+            says: str | None = None) -> Judgement:
+    """One verdict from per-net judgements: the worst over the deciding activation's depths (the theorem holds
+    for every L); the extra activation's would-be verdict and numbers go into the detail, deciding nothing."""
+    main = [(L, per_net[(s.activation, L)]) for L in s.hidden_layers]
+    verdict = worst(*(j.verdict for _, j in main))
+    measured = " | ".join(f"L={L}: {j.measured}" for L, j in main)
+    parts = [detail] + [f"L={L} ({s.activation}): {j.verdict}" + (f"; {j.detail}" if j.detail else "")
+                        for L, j in main]
+    for (a, L), j in per_net.items():
+        if a != s.activation:
+            ws = widths_of(s, a)
+            parts.append(f"{a} extra at L={L}, widths {ws[0]}…{ws[-1]}, {seeds_of(s, a)} seed(s) (not a GOOD "
+                         f"activation, Assumption 4.3: "
+                         f"shown only, decides nothing): would be {j.verdict}; {j.measured}")
+    return Judgement(verdict, measured, rule, " || ".join(p for p in parts if p), says)
+
+
+def _feature_runs(s: Any, runner: Runner, labels: list[str]) -> list[dict[str, Any]]:
+    configs = [{"parametrization": VARIANTS[v][0], "lr_rule": VARIANTS[v][1], "width": n, "lr": s.lr,
+                "steps": s.steps, "batch": s.batch, "n_train": s.n_train, "n_probe": s.n_probe,
+                "seed": runner.seed + k, **net_config(s, a, L)}
+               for a, L in nets(s) for v in (labels if a == s.activation else [x for x in labels if x in JUDGED])
+               for n in widths_of(s, a) for k in range(seeds_of(s, a))]
+    return runner.map(feature_run, configs, desc="mup feature runs")
+
+
+def feature_change_run(s: Any, runner: Runner) -> dict[str, Any]:
+    """Fig. 1 left: the feature runs of every variant and net, and a μP coord check (sanity) at the first net."""
+    net = net_config(s, s.activation, s.hidden_layers[0])
+    coord = runner.map(coord_run, [{"parametrization": p, "widths": list(s.coord_widths), "steps": s.coord_steps,
+                                    "lr": s.lr, "batch": s.coord_batch, **net} for p in ("sp", "ntp", "mup", "mf")],
+                       desc="mup coord check", in_process=True)
+    return {"runs": _feature_runs(s, runner, list(VARIANTS)), "coord": coord}
+
+
+def feature_diversity_run(s: Any, runner: Runner) -> dict[str, Any]:
+    """Fig. 1 right (and the joint Gram): the feature runs of SP, NTP, μP and MF (shared with feature_change)."""
+    return {"runs": _feature_runs(s, runner, ["SP", "NTP", "μP", "MF"])}
+
+
+def convergence_claim_run(s: Any, runner: Runner) -> dict[str, Any]:
+    """Thm 4.5 / Cor. 4.6: full-batch SGD of μP on N < width images, per net and width."""
+    configs = [{"parametrization": "mup", "width": n, "lr": s.lr, "steps": s.steps, "every": s.every,
+                "n_probe": s.n_probe, "seed": runner.seed, **net_config(s, a, L)}
+               for a, L in nets(s) for n in widths_of(s, a)]
+    return {"runs": runner.map(convergence_run, configs, desc="mup convergence")}
+
+
+def transfer_run(s: Any, runner: Runner) -> dict[str, Any]:
+    """TP V: final training loss of μP and SP at η = 2^k per net, width and seed."""
+    configs = [{"parametrization": p, "width": n, "lr": 2.0 ** k, "log2_lr": k, "steps": s.steps, "batch": s.batch,
+                "n_train": s.n_train, "seed": runner.seed + j, **net_config(s, a, L)}
+               for a, L in nets(s) for p in ("mup", "sp") for n in widths_of(s, a) for k in s.log2_lrs
+               for j in range(seeds_of(s, a))]
+    return {"runs": runner.map(lr_run, configs, desc="mup lr transfer")}
+
+
+FULL_ENV = "NETOPTIMA_MUP_FULL"
+
+
+def paper_scale(subset: Any, full: Any) -> Any:
+    """The ``paper`` settings: the labelled subset, or the full grid when ``NETOPTIMA_MUP_FULL=1``."""
+    import os
+
+    return full if os.environ.get(FULL_ENV) == "1" else subset

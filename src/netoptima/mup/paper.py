@@ -12,8 +12,10 @@ TP5 = "Yang et al. 2022 (Tensor Programs V); Chen, Yang, Zhao, Gu 2025"
 FEATURE_CHANGE = "Fig. 1 left: only μP keeps ‖h − h0‖/‖h0‖ flat in width; SP and NTP decrease (trend; no numbers)"
 # Chen et al. 2025, Fig. 1 caption (right panel): "Meanfield suffers from feature collapse while SP, NTP and μP
 # preserve rich feature representations", measured by λ_min of K_ij = ⟨h(x_i), h(x_j)⟩.
-FEATURE_DIVERSITY = ("Fig. 1 right: λ_min(K), K_ij = ⟨h(x_i), h(x_j)⟩: mean-field → 0 with width; SP, NTP, μP stay "
-                     "> 0 (trend; no numbers)")
+# The third measure (paper_facts.md §004, from a note on the PDF): λ_min of the joint Gram of the concatenated
+# [h0(ξ_1), h^T(ξ_1), …, h0(ξ_N), h^T(ξ_N)], "stable only for μP; all others decay with width".
+FEATURE_DIVERSITY = ("Fig. 1: λ_min(K), K_ij = ⟨h(x_i), h(x_j)⟩: mean-field → 0 with width; SP, NTP, μP stay > 0; "
+                     "λ_min of the joint Gram of [h0, h^T]: stable only for μP, all others decay (trend; no numbers)")
 # Chen et al. 2025, Theorem 4.5 (features stay linearly independent at every step and layer) and Corollary 4.6
 # (if training converges the error signals vanish: a global minimum; no rate is given).
 GLOBAL_CONVERGENCE = ("Thm 4.5 / Cor. 4.6: training loss → 0 (global minimum); λ_min(feature Gram) > 0 throughout; "

@@ -125,15 +125,22 @@ def plot_coord_check(records: Sequence[dict[str, Any]] | dict[str, Sequence[dict
     return save(fig, path)
 
 
-# The claims' figures: (data, settings, out directory) -> files written.
+# The claims' figures: (data, settings, out directory) -> files written, one figure per net (activation, depth L).
+
+def _per_net(data: dict[str, Any], s: Any) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    from netoptima.mup.experiments import split_nets
+
+    return [(f"L{L}_{a}", f"L={L}, {a}", rs) for (a, L), rs in split_nets(data["runs"], s).items() if rs]
+
 
 def plot_feature_change(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
     from netoptima.mup.experiments import by_variant
     from netoptima.mup.features import width_slope
 
-    paths = [plot_vs_width(by_variant(data["runs"]), "change", width_slope, colors=COLORS,
-                           ylabel="median ‖x − x0‖/‖x0‖ over probes", path=out / "feature_change.png",
-                           title=f"relative feature change after {s.steps} SGD steps")]
+    paths = [plot_vs_width(by_variant(rs), "change", width_slope, colors=COLORS,
+                           ylabel="median ‖x − x0‖/‖x0‖ over probes", path=out / f"feature_change_{tag}.png",
+                           title=f"relative feature change after {s.steps} SGD steps ({label})")
+             for tag, label, rs in _per_net(data, s)]
     done = {c["parametrization"]: c["records"] for c in data["coord"] if c["records"]}
     if done:
         paths.append(plot_coord_check(done, out / "coord_check.png", title=f"coord check, η={s.lr}"))
@@ -144,23 +151,35 @@ def plot_feature_diversity(data: dict[str, Any], s: Any, out: Path) -> list[Path
     from netoptima.mup.experiments import by_variant
     from netoptima.mup.features import width_slope
 
-    by = by_variant(data["runs"])
-    return [plot_vs_width(by, "lam_n", width_slope, colors=COLORS, ylabel="λ_min(K/n) after training",
-                          title=f"feature diversity after {s.steps} SGD steps (K = HHᵀ, /n ours)",
-                          path=out / "feature_diversity.png"),
-            plot_vs_width(by, "lam", width_slope, colors=COLORS, ylabel="λ_min(K) (the paper's, unnormalised)",
-                          title="feature Gram λ_min without the 1/n", path=out / "feature_gram_raw.png")]
+    paths = []
+    for tag, label, rs in _per_net(data, s):
+        by = by_variant(rs)
+        paths += [plot_vs_width(by, "lam_n", width_slope, colors=COLORS, ylabel="λ_min(K/n) after training",
+                                title=f"feature diversity after {s.steps} SGD steps (K = HHᵀ, /n ours; {label})",
+                                path=out / f"feature_diversity_{tag}.png"),
+                  plot_vs_width(by, "lam", width_slope, colors=COLORS, ylabel="λ_min(K) (the paper's, unnormalised)",
+                                title=f"feature Gram λ_min without the 1/n ({label})",
+                                path=out / f"feature_gram_raw_{tag}.png"),
+                  plot_vs_width(by, "joint_n", width_slope, colors=COLORS, ylabel="λ_min(J/n), J of [h0, h]",
+                                title=f"joint Gram of initial and final features ({label})",
+                                path=out / f"joint_gram_{tag}.png")]
+    return paths
 
 
 def plot_global_convergence(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
-    return [plot_convergence(data["runs"], out / "global_convergence.png")] if data["runs"] else []
+    return [plot_convergence(rs, out / f"global_convergence_{tag}.png") for tag, _, rs in _per_net(data, s)]
 
 
 def plot_lr_transfer(data: dict[str, Any], s: Any, out: Path) -> list[Path]:
+    from netoptima.mup.experiments import seeds_of, widths_of
     from netoptima.mup.transfer import best_log2_lr, mean_loss_curves
 
-    curves = mean_loss_curves(data["runs"], s.widths, s.log2_lrs, s.seeds)
-    if not {"mup", "sp"} <= set(curves):
-        return []
-    best = {p: {n: best_log2_lr(s.log2_lrs, c) for n, c in cs.items()} for p, cs in curves.items()}
-    return [plot_transfer(s.widths, s.log2_lrs, curves, best, out / "lr_transfer.png")]
+    paths = []
+    for tag, _, rs in _per_net(data, s):
+        widths = widths_of(s, rs[0]["activation"])
+        curves = mean_loss_curves(rs, widths, s.log2_lrs, seeds_of(s, rs[0]["activation"]))
+        if not {"mup", "sp"} <= set(curves):
+            continue
+        best = {p: {n: best_log2_lr(s.log2_lrs, c) for n, c in cs.items()} for p, cs in curves.items()}
+        paths.append(plot_transfer(widths, s.log2_lrs, curves, best, out / f"lr_transfer_{tag}.png"))
+    return paths
