@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 
 import pytest
 import torch
@@ -12,14 +13,13 @@ import netoptima.cogo.experiments as experiments
 from netoptima.claims import run_claim, select
 from netoptima.cogo.claims import (
     DECOUPLING,
-    MATCH_RATE,
     ORDERS,
     WEIGHT_DECAY,
     judge_decoupling,
-    judge_match_rate,
     judge_orders,
     judge_weight_decay,
 )
+from netoptima.cogo.claims_table2 import ABELIAN, MATCH_RATE, judge_abelian, judge_match_rate
 from netoptima.sweep import Runner
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -27,8 +27,9 @@ cogo_train = importlib.import_module("netoptima.cogo.train")  # the package's `t
 CLAIMS = {c.id: c for c in select(["cogo"])}
 
 
-def test_the_four_claims_are_registered():
-    assert set(CLAIMS) == {"cogo.match_rate", "cogo.orders", "cogo.weight_decay_low_order", "cogo.decoupling"}
+def test_the_five_claims_are_registered():
+    assert set(CLAIMS) == {"cogo.match_rate", "cogo.orders", "cogo.weight_decay_low_order", "cogo.decoupling",
+                           "cogo.abelian"}
 
 
 # ---------------------------------------------------------------------------------------------- hand-written data
@@ -157,6 +158,81 @@ def test_decoupling_judge_not_reproduced_without_decay():
     assert judge_decoupling({"runs": _decoupling_runs(s, -0.25)}, s).verdict == "partly"  # decays, other rate
 
 
+def _g_runs(s, per_group: dict[tuple, list[int]], *, early: dict[tuple, list[int]] | None = None,
+            train_acc: float = 1.0, orders: int = 4) -> dict:
+    """cogo.abelian data: per group, one net per entry (= its matched blocks out of the (|G|−1)/2 character pairs),
+    every pair a block of ``orders`` nodes (4: factorable; other sizes are not read by Tbl. 2's statistic)."""
+    runs = []
+    for G, matched in per_group.items():
+        K = (math.prod(G) - 1) // 2
+
+        def nets(ms, K=K):
+            out = []
+            for i, m in enumerate(ms):
+                n = _net(i + 1, [orders] * K, m, train_acc)
+                if orders != 4:
+                    n["table"] = [{**r, "nodes": orders, "order": orders, "factorable": None,
+                                   "construction": f"order {orders}", "matched": False} for r in n["table"]]
+                n["table_abc"] = n["table"]
+                out.append(n)
+            return out
+
+        cps = {str(s.epochs): nets(matched), str(s.paper_epoch): nets((early or per_group)[G])}
+        runs.append({"group": list(G), "checkpoints": cps})
+    built = [{"group": list(G), "losses": {"z_nu*z_syn": 3e-31, "mixed 4/6": 5e-31}} for G in s.built]
+    return {"built": built, "runs": runs}
+
+
+def test_abelian_judge_reproduced_when_gd_matches_the_constructions_on_z5_squared():
+    s = ABELIAN["small"]
+    # 12 pairs per net: (5, 5) 58 of 60 = 96.7%, (3, 3, 3) 13 pairs per net, 63 of 65 = 96.9%
+    data = _g_runs(s, {(5, 5): [12, 12, 11, 12, 11], (3, 3, 3): [13, 13, 12, 12, 13]})
+    j = judge_abelian(data, s)
+    assert j.verdict == "reproduced", j
+    assert "G=(5, 5):" in j.measured and "no number for a non-cyclic group" in j.paper_says
+    assert "epoch 9900 (Tbl. 2's checkpoint)" in j.detail
+
+
+def test_abelian_judge_not_reproduced_when_gd_misses_the_constructions():
+    s = ABELIAN["small"]
+    data = _g_runs(s, {(5, 5): [3, 4, 2, 3, 3], (3, 3, 3): [2, 3, 4, 2, 3]})  # ~25% of the factorable blocks
+    assert judge_abelian(data, s).verdict == "not reproduced"
+    # random / memorising nets: no order-4/6 block at all, so nothing the statistic could count
+    j = judge_abelian(_g_runs(s, {(5, 5): [0] * 5, (3, 3, 3): [0] * 5}, orders=40), s)
+    assert j.verdict == "not reproduced" and "0 factorable blocks" in j.measured
+
+
+def test_abelian_judge_sanity_checks_only_downgrade():
+    s = ABELIAN["small"]
+    good = {(5, 5): [12, 12, 11, 12, 11], (3, 3, 3): [13, 13, 12, 12, 13]}
+    # a construction that does not reach zero loss on G caps the verdict at partly (it can never earn one)
+    data = _g_runs(s, good)
+    data["built"][0]["losses"]["mixed 4/6"] = 0.16
+    j = judge_abelian(data, s)
+    assert j.verdict == "partly" and "ABOVE" in j.detail
+    # perfect constructions cannot lift GD nets that miss
+    assert judge_abelian(_g_runs(s, {(5, 5): [2] * 5, (3, 3, 3): [2] * 5}), s).verdict == "not reproduced"
+    # nets that do not fit their training pairs are not global optimisers
+    assert judge_abelian(_g_runs(s, good, train_acc=0.9), s).verdict == "partly"
+    # one group in the band, one below the floor: partly
+    assert judge_abelian(_g_runs(s, {(5, 5): good[(5, 5)], (3, 3, 3): [3] * 5}), s).verdict == "partly"
+    # the paper's checkpoint is reported and never decides
+    j = judge_abelian(_g_runs(s, good, early={(5, 5): [2] * 5, (3, 3, 3): [2] * 5}), s)
+    assert j.verdict == "reproduced"
+    assert judge_abelian({"built": [], "runs": []}, s).verdict == "not run"
+
+
+def test_abelian_judge_needs_the_blocks_to_be_most_of_the_net():
+    """Tbl. 2's statistic counts only factorable 4/6 blocks: a net with a few matching blocks among many frequencies
+    of other order is not a match of the constructions."""
+    s = ABELIAN["small"]
+    data = _g_runs(s, {(5, 5): [12] * 5})
+    for n in data["runs"][0]["checkpoints"][str(s.epochs)]:
+        for r in n["table"][:8]:  # 8 of 12 pairs carry blocks of 9 nodes: 33% coverage
+            r.update(nodes=9, order=9, factorable=None, construction="order 9", matched=False)
+    assert judge_abelian(data, s).verdict == "not reproduced"
+
+
 # ---------------------------------------------------------------------------------------------- broken methods
 def test_training_without_weight_decay_is_not_reproduced(runner: Runner, monkeypatch):
     """Break the trainer's update (Adam's coupled L2 term dropped): GD then keeps ~q/d nodes per frequency, and
@@ -167,7 +243,7 @@ def test_training_without_weight_decay_is_not_reproduced(runner: Runner, monkeyp
                         lambda self, t, *, lr, weight_decay: step(self, t, lr=lr, weight_decay=0.0))
     broken = Runner(runner.claim_dir.parent / "broken", workers=1, quiet=True,
                     runs_dir=runner.claim_dir.parent / "broken-runs")
-    for cid in ("cogo.match_rate", "cogo.orders"):
+    for cid in ("cogo.match_rate", "cogo.orders", "cogo.abelian"):
         ev = run_claim(CLAIMS[cid], "smoke", broken)
         assert not ev.crashed and ev.verdict == "not reproduced", (cid, ev.judgement)
 
@@ -196,7 +272,7 @@ def test_orders_and_weight_decay_share_their_training_runs(tmp_path):
 
 
 def test_settings_hold_every_number():
-    for table in (MATCH_RATE, ORDERS, WEIGHT_DECAY, DECOUPLING):
+    for table in (MATCH_RATE, ORDERS, WEIGHT_DECAY, DECOUPLING, ABELIAN):
         assert set(table) == {"smoke", "small", "paper"}
         for s in table.values():
             with pytest.raises(dataclasses.FrozenInstanceError):

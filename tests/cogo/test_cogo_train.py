@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -115,3 +118,71 @@ def test_batched_trainer_on_cuda_matches_the_cpu():
     for x, y in zip(cpu.weights, gpu.weights, strict=True):
         assert torch.allclose(x, y, atol=1e-8, rtol=0)  # float64: only the summation order differs
     assert torch.allclose(cpu.train_loss, gpu.train_loss, rtol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------- finite Abelian groups
+@pytest.mark.parametrize("d", [7, 9])
+def test_the_group_trainer_on_one_factor_is_the_cyclic_trainer(d):
+    kw = dict(seeds=[3, 8], weight_decay=1e-3, steps=60, dtype=torch.float64, record_every=20, quiet=True)
+    cyc, grp = train(d, 12, **kw), train((d,), 12, **kw)
+    # same data, split and init: the training arithmetic is identical, only the recorded Fourier view goes through
+    # fftn instead of fft (round-off ~1e-16 on r_kkk)
+    for x, y in zip(cyc.weights, grp.weights, strict=True):
+        assert torch.equal(x, y)
+    assert torch.equal(cyc.train_loss, grp.train_loss) and torch.equal(cyc.orders, grp.orders)
+    torch.testing.assert_close(grp.r_kkk, cyc.r_kkk, atol=1e-12, rtol=0)
+    assert grp.config["group"] == (d,)
+
+
+def _reference_on_group(orders, q, seed, wd, steps):
+    """Independent slow form: autograd + torch.optim.Adam on the train pairs of abelian_task(orders)."""
+    from netoptima.cogo import QuadraticNet
+    from netoptima.cogo.model import projected_l2_loss
+    from netoptima.cogo.train import ADAM_BETAS, ADAM_EPS
+    from netoptima.data import abelian_task
+
+    n = math.prod(orders)
+    pairs, targets = abelian_task(orders)
+    tr = torch.from_numpy(train_test_indices(n, seed)[0])
+    net = QuadraticNet(n, q, seed=seed, dtype=torch.float64)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=wd)
+    for _ in range(steps):
+        opt.zero_grad()
+        projected_l2_loss(net(pairs[tr]), targets[tr]).backward()
+        opt.step()
+    return tuple(w.detach() for w in net.weights)
+
+
+@pytest.mark.parametrize("orders", [(3, 3), (3, 5)])
+def test_group_trainer_equals_autograd_on_abelian_task(orders):
+    q, seeds, wd, steps = 10, [2, 5], 1e-3, 50
+    res = train(orders, q, seeds=seeds, weight_decay=wd, steps=steps, dtype=torch.float64, record_every=25,
+                quiet=True)
+    n = math.prod(orders)
+    assert res.weights[0].shape == (2, q, n) and res.orders.shape == (3, 2, (n - 1) // 2)
+    for i, s in enumerate(seeds):
+        # float64, same update up to summation order (as the cyclic oracle above): 50 Adam steps stay within ~1e-13
+        for x, y in zip(res.seed_weights(i), _reference_on_group(orders, q, s, wd, steps), strict=True):
+            assert torch.allclose(x, y, atol=1e-11, rtol=0)
+
+
+def test_group_trainer_on_z3_x_z5_is_the_z15_trainer_up_to_the_crt_relabelling():
+    """Z_3 × Z_5 ≅ Z_15 (x ↦ (x mod 3, x mod 5)): with the relabelled init and no held-out pairs, both follow the
+    same trajectory up to that permutation of the element indices."""
+    orders, n, q = (3, 5), 15, 8
+    perm = torch.tensor([np.ravel_multi_index((x % 3, x % 5), orders) for x in range(n)])  # Z_15 index -> G index
+    W = default_init(n, q, 4, dtype=torch.float64)  # on G's indices
+    init_g = tuple(w[None] for w in W)
+    init_c = (W[0][:, perm][None], W[1][:, perm][None], W[2][perm][None])
+    kw = dict(seeds=[4], weight_decay=1e-3, steps=80, dtype=torch.float64, test_size=0.0, quiet=True)
+    g, c = train(orders, q, init=init_g, **kw), train(n, q, init=init_c, **kw)
+    torch.testing.assert_close(c.weights[0][0], g.weights[0][0][:, perm], atol=1e-11, rtol=0)
+    torch.testing.assert_close(c.weights[2][0], g.weights[2][0][perm], atol=1e-11, rtol=0)
+    torch.testing.assert_close(c.train_loss, g.train_loss, atol=0, rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad, match", [((3, 4), "order 2"), ((2, 3), "G\\[0\\]"), ((3, 1), "G\\[1\\]"),
+                                        ((3.5, 3), "G\\[0\\]"), ((), "non-empty"), ((10**5 + 1, 10**5 + 1), "memory")])
+def test_bad_groups_raise_before_training(bad, match):
+    with pytest.raises(ValueError, match=match):
+        train(bad, 8, seeds=[0], weight_decay=0.0, steps=1, quiet=True)

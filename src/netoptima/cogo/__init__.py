@@ -9,7 +9,9 @@ for many seeds at once; :func:`solution_orders` and :func:`factorize` read the t
 
 Any finite Abelian group G = Z_d1 × … × Z_dk of odd orders (data: :func:`netoptima.data.abelian_task`):
 ``global_optimizer((d1, …, dk))`` lifts the constructions to G's characters, :func:`group_fourier_weights` and
-:func:`group_loss_decomposition` give the Fourier view over G; the rest is in :mod:`netoptima.cogo.groups`.
+:func:`group_loss_decomposition` give the Fourier view over G, ``train((d1, …, dk), …)`` trains on G's pairs and
+``solution_orders(…, G=…)`` / ``factorize(…, G=…)`` read a net in G's character basis (one block per pair {χ, conj χ});
+the rest is in :mod:`netoptima.cogo.groups`.
 """
 
 from netoptima.cogo.analysis import factorization_summary, factorize, solution_orders

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from netoptima.cogo.constructions import OMEGA3
 from netoptima.cogo.fourier import fourier_weights
+from netoptima.cogo.groups import Group, character_pairs, check_group, group_fourier_weights
 from netoptima.cogo.model import QuadraticNet, Weights, check_odd_modulus
 from netoptima.conventions import check_real
 
@@ -46,20 +47,37 @@ CONSTRUCTIONS: dict[tuple[str, str], str] = {
 }
 
 
-def solution_orders(model: QuadraticNet | Weights, thres: float = 0.05) -> Tensor:
+def _fourier_view(model: QuadraticNet | Weights, G: Group | None) -> tuple[Tensor, Tensor, Tensor, list[int]]:
+    """(A, B, C) and the labels of the non-trivial frequencies, one per pair {k, −k}: 1..(d−1)/2 of Z_d when ``G``
+    is None or an int (the cyclic FFT), :func:`character_pairs` of G over G's characters for a tuple of orders."""
+    if G is None or (isinstance(G, (int, np.integer)) and not isinstance(G, bool)):
+        A, B, C = fourier_weights(model)
+        d = A.shape[-2]
+        if G is not None and check_group(G)[0] != d:
+            raise ValueError(f"G must be the weights' modulus {d}, got {G}")
+        return A, B, C, list(range(1, (d - 1) // 2 + 1))
+    group = check_group(G, odd=True)
+    A, B, C = group_fourier_weights(model, group)
+    return A, B, C, character_pairs(group)
+
+
+def solution_orders(model: QuadraticNet | Weights, thres: float = 0.05, *, G: Group | None = None) -> Tensor:
     """Order of each frequency, #{j : |A[k, j]| > thres} for k = 1..(d−1)/2 (``sol_distri.py``, Fig. 4).
 
     Arguments:
         model: a :class:`QuadraticNet` or weights ``(W_a, W_b, W_c)`` (a leading seed axis is allowed).
         thres: the live-node threshold on |A[k, j]| (the code's 0.05; A carries the 1/d of spec §2).
+        G: the group: None or an int d (cyclic, the weights' modulus), or odd orders (d1, …, dk): then the order
+            of each pair of characters {k, −k} of G, in the order of :func:`netoptima.cogo.groups.character_pairs`.
 
     Returns:
-        int64 tensor ``(…, (d−1)/2)``.
+        int64 tensor ``(…, (|G|−1)/2)``.
     """
     thres = check_real("thres", thres, low=0.0)
-    A, _, _ = fourier_weights(model)
-    d = A.shape[-2]
-    return (A[..., 1:(d - 1) // 2 + 1, :].abs() > thres).sum(-1)
+    A, _, _, reps = _fourier_view(model, G)
+    if G is None or isinstance(G, (int, np.integer)):
+        return (A[..., 1:len(reps) + 1, :].abs() > thres).sum(-1)
+    return (A[..., reps, :].abs() > thres).sum(-1)
 
 
 @lru_cache(maxsize=4)
@@ -176,7 +194,8 @@ def factorize_block(F: np.ndarray, *, pairing: str = "c") -> dict[str, Any]:
     return row
 
 
-def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05, pairing: str = "c") -> list[dict[str, Any]]:
+def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05, pairing: str = "c",
+              G: Group | None = None) -> list[dict[str, Any]]:
     """Per-frequency factorisation table of a trained net (``factorize_sol.analyze_solution``; Tbl. 2).
 
     Each node goes to its best frequency argmax_{k ∈ [0, (d−1)/2]} |A[k, j]| if that exceeds ``thres``; a
@@ -186,27 +205,37 @@ def factorize(model: QuadraticNet | Weights, *, thres: float = 0.05, pairing: st
         model: a :class:`QuadraticNet` or unbatched weights ``(W_a (q, d), W_b, W_c (d, q))`` with odd d.
         thres: live-node threshold on |A[k, j]|.
         pairing: node pairing of :func:`factorize_block` (``"c"``: the official code's).
+        G: the group: None or an int d (cyclic), or odd orders (d1, …, dk): the net is read in G's character
+            basis, one block per pair {χ_k, conj χ_k} (label k = :func:`netoptima.cogo.groups.character_pairs`)
+            as k and −k are in the cyclic case; each row then also holds ``character`` (k's components).
 
     Returns:
-        One dict per k = 1..(d−1)/2: ``k``, ``nodes`` (assigned), ``order`` (#{|A[k,j]| > thres}),
+        One dict per k = 1..(d−1)/2 (per character pair over G): ``k``, ``nodes`` (assigned), ``order``
+        (#{|A[k,j]| > thres}),
         ``construction`` ("z_nu(i)*z_xi", "z_nu*z_syn", "z_nu(i)*z_syn", "z_nu(i)*z_syn_ab", "other",
         "non-factorable" or "order n" when n ∉ {4, 6}), ``matched`` (a known construction), ``err``,
         ``factorable``, ``classes`` and the fitted ``nu_angle``, ``xi_angle``, ``alpha_angle``, ``beta_angle``
         (radians, None when not applicable).
     """
     thres = check_real("thres", thres, low=0.0)
-    A, B, C = fourier_weights(model)
+    A, B, C, reps = _fourier_view(model, G)
     if A.ndim != 2:
         raise ValueError(f"factorize takes one net; got weights with a leading axis of {A.shape[0]} seeds")
-    d = check_odd_modulus(A.shape[0])
-    K = (d - 1) // 2
-    best_max, best = A[: K + 1].abs().max(dim=0)  # (q,), (q,)
+    cyclic = G is None or isinstance(G, (int, np.integer))
+    if cyclic:
+        check_odd_modulus(A.shape[0])
+    labels = [0, *reps]  # the cyclic case: 0..(d−1)/2
+    best_max, best_i = A[labels].abs().max(dim=0)  # (q,), (q,)
+    best = torch.as_tensor(labels)[best_i]  # (q,): each node's frequency label
     live = best_max > thres
-    orders = (A[1: K + 1].abs() > thres).sum(-1)  # (K,)
+    orders = (A[reps].abs() > thres).sum(-1)  # (K,)
+    coords = None if cyclic else np.unravel_index(reps, check_group(G))  # type: ignore[arg-type]
     rows = []
-    for k in range(1, K + 1):
+    for i, k in enumerate(reps):
         idx = torch.nonzero(live & (best == k)).flatten()
-        row: dict[str, Any] = {"k": k, "nodes": int(idx.numel()), "order": int(orders[k - 1])}
+        row: dict[str, Any] = {"k": k, "nodes": int(idx.numel()), "order": int(orders[i])}
+        if coords is not None:
+            row["character"] = [int(c[i]) for c in coords]
         if idx.numel() in (4, 6):
             F = torch.stack([A[k, idx], B[k, idx], C[k, idx]]).numpy()  # (3, q_k)
             row.update(factorize_block(F, pairing=pairing))

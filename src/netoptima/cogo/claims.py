@@ -2,7 +2,8 @@
 
 Training runs are shared between claims: a run is keyed by its config, so ``reproduce cogo`` trains each
 (d, q, wd, epochs, seeds) batch once (cogo.orders and cogo.weight_decay_low_order use the same batches).
-cogo.match_rate trains its own Tbl. 2 nets, keeping the epoch-9900 checkpoint of runs that continue to 20k epochs.
+cogo.match_rate and cogo.abelian (Tbl. 2's statistic, cyclic and non-cyclic groups) live in ``claims_table2.py``;
+run functions in ``experiments.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import numpy as np
 
 from netoptima.claims import Judgement, Settings, claim
 from netoptima.cogo import paper
-from netoptima.cogo.analysis import ols_slope, pct, table2_row
-from netoptima.cogo.experiments import decoupling_run, match_run, memorization_run, nets_of, train_run
-from netoptima.cogo.plots import plot_decoupling, plot_match_rate, plot_orders, plot_weight_decay
-from netoptima.sweep import Runner
+from netoptima.cogo.analysis import ols_slope
+from netoptima.cogo.experiments import (
+    decoupling_claim_run,
+    nets_of,
+    orders_run,
+    weight_decay_run,
+)
+from netoptima.cogo.plots import plot_decoupling, plot_orders, plot_weight_decay
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,22 +40,6 @@ class Training(Settings):
     # sanity check, never a reason for `reproduced`: the paper reads *global optimisers*; a net that does not fit
     # all its training pairs is not one, and caps the verdict at `partly`
     min_train_acc: float = 1.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class MatchRate(Training):
-    wd: float
-    # the convergence check: the same nets continued to wd × epochs ≈ 1 (spec §9: the d = 23 rate tracks wd × epochs,
-    # 84% at 0.5, 97% at 1.0); reported beside the paper's checkpoint, never instead of it
-    converge_epochs: int
-    converge_ds: tuple[int, ...]
-    # ±2 standard errors of a binomial proportion at the paper's value, SE = √(0.95·0.05/n) over the n factorable
-    # order-4/6 blocks of a row: 2 SE = ±5.9% for 55 blocks (d = 23, 5 seeds), ±3.3% for 175 (d = 71). Symmetric: a
-    # rate far above 95% disagrees with Tbl. 2's non-matching blocks as much as one far below.
-    z: float = 2.0
-    # below the band but ≥ 0.6: most blocks still match (spec §9: the rate grows with wd × epochs, 44% at 0.2, 84% at
-    # 0.5), so the mechanism shows and the number does not; a run without weight decay gives 0%
-    partly_floor: float = 0.6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,14 +86,6 @@ _PAPER = dict(ds=paper.PAPER_DS, width=paper.TABLE2_WIDTH, epochs=paper.TABLE2_E
               seed_batches=tuple((s,) for s in paper.TABLE2_SEEDS), record_every=100)
 _TINY = "d = 11, q = 64, 1500 epochs, 2 seeds"
 
-_T2 = dict(wd=paper.TABLE2_WD, converge_epochs=paper.CONVERGE_EPOCHS, converge_ds=(23,))
-MATCH_RATE = {
-    "smoke": MatchRate(**_SMOKE, wd=5e-4, converge_epochs=2000, converge_ds=(11,),
-                       deviation=f"{_TINY}, wd 5e-4: not a Tbl. 2 setup"),
-    "small": MatchRate(**{**_SMALL, "ds": (23, 71), "seed_batches": ((1, 2, 3), (4, 5))}, **_T2,
-                       deviation="rows d = 23 and 71 of Tbl. 2 (d = 127 needs --scale paper)"),
-    "paper": MatchRate(**_PAPER, **_T2),
-}
 ORDERS = {
     "smoke": Orders(**_SMOKE, wds=(1e-4, 5e-4), deviation=f"{_TINY}, 2 weight decays"),
     "small": Orders(**_SMALL, wds=(5e-5, 1e-4, 5e-4), deviation="d = 23 only, 3 of 5 weight decays, 3 seeds"),
@@ -127,13 +108,6 @@ DECOUPLING = {
 }
 
 
-def _train(s: Training, wds: tuple[float, ...], runner: Runner) -> list[dict[str, Any]]:
-    configs = [{"d": d, "width": s.width, "weight_decay": wd, "epochs": s.epochs, "lr": s.lr, "test_size": s.test_size,
-                "seeds": [runner.seed + x for x in batch], "record_every": s.record_every}
-               for d in s.ds for wd in wds for batch in s.seed_batches]
-    return runner.map(train_run, configs, desc="cogo train")
-
-
 def _unfit(nets: list[dict[str, Any]], s: Training) -> list[str]:
     return [f"d={n['d']} wd={n['weight_decay']:g} seed {n['seed']} (train acc {n['train_acc']:.3f})"
             for n in nets if n["train_acc"] < s.min_train_acc]
@@ -144,84 +118,7 @@ def _paper_setup(s: Training, wds: tuple[float, ...]) -> bool:
         and set(wds) <= set(paper.PAPER_WDS)
 
 
-# ---------------------------------------------------------------------------------------------- cogo.match_rate
-def match_rate_run(s: MatchRate, runner: Runner) -> dict[str, Any]:
-    configs = [{"d": d, "width": s.width, "weight_decay": s.wd, "lr": s.lr, "test_size": s.test_size,
-                "checkpoints": [s.epochs, s.converge_epochs] if d in s.converge_ds else [s.epochs],
-                "seeds": [runner.seed + x for x in batch]} for d in s.ds for batch in s.seed_batches]
-    return {"runs": runner.map(match_run, configs, desc="cogo Tbl. 2")}
-
-
-@claim(id="cogo.match_rate", paper=paper.PAPER,
-       statement="about 95% of the global optimisers reached by gradient descent match one of the algebraic "
-                 "constructions (z_{ν=i} * z_ξ of order 4, z_ν * z_syn and z_{ν=i} * z_syn,αβ of order 6)",
-       paper_value=paper.MATCH_STATEMENT, settings=MATCH_RATE, run=match_rate_run, plot=plot_match_rate,
-       budget={"smoke": "3 s", "small": "d = 23: 5 nets to 20k epochs (4 min wall), d = 71: 5 nets to 9900 epochs "
-                                        "(24 min wall), both measured on a shared 2-core machine at load ≈ 6",
-               "paper": "15 nets at d = 23, 71, 127 (+ d = 23 continued to 20k): ≈ 2 h on one CPU core"})
-def judge_match_rate(data: dict[str, Any], s: MatchRate) -> Judgement:
-    p0 = paper.MATCH_RATE
-    rule = (f"per row d (Tbl. 2, epoch {s.epochs}): p = mean over seeds of the share of factorable order-4/6 blocks "
-            f"that are a named construction (factorize_sol.py, official c-ratio pairing); a row is reproduced iff "
-            f"|p − {p0:.0%}| ≤ {s.z:g}·SE, SE = √(p0(1−p0)/n) over its n factorable blocks, and every net fits its "
-            f"training pairs, partly iff p ≥ {s.partly_floor:.0%} (or a net does not fit), else not reproduced; the "
-            "claim is reproduced iff every row is, not reproduced iff every row is not, partly otherwise. The "
-            "all-frequency rate, the convergence check and the all-row pairing are reported, never decide")
-    runs = [r for r in data.get("runs", []) if "checkpoints" in r]
-    if not runs:
-        return Judgement("not run", "-", rule, "no training run of this protocol finished")
-    cp, cv = str(s.epochs), str(s.converge_epochs)
-    rows, cols, verdicts, conv, dev, unfit_all = [], [], [], [], [], []
-    for d in sorted({r["d"] for r in runs}):
-        nets = [n for r in runs if r["d"] == d for n in r["checkpoints"].get(cp, [])]
-        if not nets:
-            continue
-        row = table2_row(nets)
-        band = s.z * math.sqrt(p0 * (1 - p0) / row["factorable"]) if row["factorable"] else 0.0
-        unfit = _unfit([{**n, "d": d, "weight_decay": s.wd} for n in nets], s)
-        unfit_all += unfit
-        v = ("reproduced" if row["factorable"] and abs(row["p"] - p0) <= band and not unfit else
-             "partly" if row["factorable"] and row["p"] >= s.partly_floor else "not reproduced")
-        verdicts.append(v)
-        rows.append(f"d={d}: {pct(row['p'], row['sem'])} of {row['factorable']} factorable blocks "
-                    f"({row['nets']} seeds; {row['non_46']} other-order, {row['nonfact']} non-factorable; band "
-                    f"{pct(max(p0 - band, 0))}–{pct(min(p0 + band, 1))}) [{v}]; all-frequency rate "
-                    f"{pct(row['strict'])} of {row['frequencies']}")
-        cols.append(f"d={d}: sol_4_4cxi {pct(row['sol_4_4cxi'])}, sol_6_nusyn {pct(row['sol_6_nusyn'])}, "
-                    f"sol_6_4csynab {pct(row['sol_6_4csynab'])}, err_4 {row['err_4']:.3f}, err_6 {row['err_6']:.3f}"
-                    + (" (a second-hand note on the paper, unverified: sol_4_4cxi {:.1f}%, sol_6_nusyn {:.1f}%)".format(
-                        *paper.TABLE2_NOTE[d]) if d in paper.TABLE2_NOTE else ""))
-        dev.append(f"d={d}: {pct(table2_row(nets, 'table_abc')['p'])}")
-        conv_nets = [n for r in runs if r["d"] == d for n in r["checkpoints"].get(cv, [])] if cv != cp else []
-        if conv_nets:
-            c = table2_row(conv_nets)
-            conv.append(f"d={d}: {pct(c['p'], c['sem'])} (all-frequency {pct(c['strict'])})")
-    if not rows:
-        return Judgement("not run", "-", rule, f"no net reached epoch {s.epochs}")
-    verdict = ("reproduced" if all(v == "reproduced" for v in verdicts) else
-               "not reproduced" if all(v == "not reproduced" for v in verdicts) else "partly")
-    detail = (f"q={s.width}, wd {s.wd:g}, Adam lr {s.lr:g}, epoch-{s.epochs} checkpoint; columns (mean over seeds): "
-              + "; ".join(cols)
-              + (f". Convergence check (same nets continued to epoch {s.converge_epochs}, wd × epochs = "
-                 f"{s.wd * s.converge_epochs:.2g}; not the paper's protocol): " + "; ".join(conv) if conv else "")
-              + ". Deviation, not the paper's statistic: node pairing chosen on all rows (a, b, c) instead of c "
-              "alone (spec §9): " + "; ".join(dev)
-              + (f"; nets that do not fit: {', '.join(unfit_all)}" if unfit_all else ""))
-    if not _paper_setup(s, (s.wd,)) or s.wd != paper.TABLE2_WD:
-        paper_says = (f"the paper has no number for this setup ({s.deviation}); ~95% is Tbl. 2's (d = 23, 71, 127, "
-                      "q = 512, wd = 5e-5, epoch 9900): compared indicatively, the paper's number needs --scale paper")
-    else:
-        paper_says = ("~95% over Tbl. 2's rows d = 23, 71, 127 (q = 512, wd = 5e-5, epoch 9900, seeds 1–5); the per-d "
-                      "values were not retrieved, so each row is compared with ~95%"
-                      + ("" if set(s.ds) == set(paper.PAPER_DS) else "; d = 127 needs --scale paper"))
-    return Judgement(verdict, "; ".join(rows), rule, detail, paper_says)
-
-
 # ---------------------------------------------------------------------------------------------- cogo.orders
-def orders_run(s: Orders, runner: Runner) -> dict[str, Any]:
-    return {"runs": _train(s, s.wds, runner)}
-
-
 @claim(id="cogo.orders", paper=paper.PAPER,
        statement="the per-frequency solution order found by gradient descent concentrates on 4 and 6",
        paper_value=paper.ORDERS_STATEMENT, settings=ORDERS, run=orders_run, plot=plot_orders,
@@ -260,14 +157,6 @@ def judge_orders(data: dict[str, Any], s: Orders) -> Judgement:
 
 
 # ------------------------------------------------------------------------------ cogo.weight_decay_low_order
-def weight_decay_run(s: WeightDecay, runner: Runner) -> dict[str, Any]:
-    mem = {"d": s.mem_d, "noise": s.mem_noise, "weight_decay": s.mem_wd, "epochs": s.mem_epochs, "lr": s.lr,
-           "test_size": s.test_size, "seeds": [runner.seed + x for x in s.mem_seeds],
-           "record_every": max(1, s.mem_epochs // 50)}
-    return {"runs": _train(s, s.wds, runner),
-            "memorization": runner.map(memorization_run, [mem], desc="cogo memorisation")}
-
-
 @claim(id="cogo.weight_decay_low_order", paper=paper.PAPER,
        statement="weight decay favours low-order (simple) solutions: larger weight decay gives lower order, and "
                  "high-order optima such as perfect memorisation are unfavourable under weight decay",
@@ -316,11 +205,6 @@ def judge_weight_decay(data: dict[str, Any], s: WeightDecay) -> Judgement:
 
 
 # ---------------------------------------------------------------------------------------------- cogo.decoupling
-def decoupling_claim_run(s: Decoupling, runner: Runner) -> dict[str, Any]:
-    configs = [{"d": s.d, "width": q, "seed": runner.seed + k} for q in s.widths for k in range(s.seeds)]
-    return {"runs": runner.map(decoupling_run, configs, desc="cogo decoupling")}
-
-
 @claim(id="cogo.decoupling", paper=paper.PAPER,
        statement="over-parameterisation asymptotically decouples the dynamics of the monomial potentials",
        paper_value=paper.DECOUPLING_STATEMENT, settings=DECOUPLING, run=decoupling_claim_run,
@@ -350,3 +234,6 @@ def judge_decoupling(data: dict[str, Any], s: Decoupling) -> Judgement:
         verdict = "not reproduced"
     return Judgement(verdict, measured, rule, detail,
                      "the paper states the q → ∞ limit only; the q^-1/2 rate is our derivation (spec §6a)")
+
+
+from netoptima.cogo import claims_table2  # noqa: E402,F401  (registers cogo.match_rate and cogo.abelian)

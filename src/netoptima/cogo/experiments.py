@@ -6,6 +6,7 @@ Every config carries ``device`` (added by the runner) and every number the run u
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from netoptima.cogo.dynamics import decoupling_ratio
 from netoptima.cogo.model import default_init
 from netoptima.cogo.train import train
 from netoptima.conventions import torch_threads
-from netoptima.sweep import run_fn
+from netoptima.sweep import Runner, run_fn
 
 # Below ~1e8 multiply-adds per GEMM (d = 23, q = 512, 3 seeds: 1.9e7) a second thread only spin-waits; on a
 # shared 2-core machine at load 5 it made a d = 23 batch 6x slower (65 vs 11 ms per seed-epoch). d = 71 splits.
@@ -84,6 +85,56 @@ def match_run(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @run_fn(version=1)
+def group_match_run(config: dict[str, Any]) -> dict[str, Any]:
+    """:func:`match_run` over a finite Abelian group G = Z_d1 × … × Z_dk (data of ``netoptima.data.abelian_task``).
+
+    Config keys: ``group`` (the odd orders), ``width``, ``weight_decay``, ``checkpoints``, ``lr``, ``test_size``,
+    ``seeds`` (list), ``device``. Nets are read in G's character basis (``factorize(w, G=group)``).
+    """
+    G, seeds, cps = tuple(config["group"]), config["seeds"], sorted(config["checkpoints"])
+    n = math.prod(G)
+    with torch_threads(_threads(len(seeds) * n**3 * config["width"])):
+        res = train(G, config["width"], seeds=seeds, weight_decay=config["weight_decay"], steps=cps[-1],
+                    lr=config["lr"], test_size=config["test_size"], record_every=cps[-1], snapshot_at=cps,
+                    device=config["device"], dtype=torch.float32, quiet=True)
+    epochs = res.epochs.tolist()
+    out = {}
+    for cp in cps:
+        row = epochs.index(cp)
+        nets = []
+        for i, s in enumerate(seeds):
+            w = tuple(x[i] for x in res.snapshots[cp])
+            nets.append({"seed": s, "table": factorize(w, G=G), "table_abc": factorize(w, pairing="abc", G=G),
+                         "orders": res.orders[row, i].tolist(), "train_loss": float(res.train_loss[row, i]),
+                         "train_acc": float(res.train_acc[row, i]), "test_acc": float(res.test_acc[row, i])})
+        out[str(cp)] = nets
+    return {"group": list(G), "checkpoints": out, "train_seconds": res.seconds}
+
+
+# one choice per character pair (``global_optimizer``'s ``orders``) and the order-4 compensation
+CONSTRUCTIONS_BUILT = {"z_nu*z_syn": (6, "mixed"), "z_nu(i)*z_syn_ab": ("6ab", "mixed"),
+                       "z_nu(i)*z_xi + DC node": (4, "dc"), "mixed 4/6": ("mixed", "mixed")}
+
+
+@run_fn(version=1)
+def group_construction_run(config: dict[str, Any]) -> dict[str, Any]:
+    """Direct float64 loss on every pair of ``abelian_task(group)`` of the constructions lifted to G (spec §4).
+
+    Config keys: ``group``, ``seed`` (draws ν, ξ, α, β), ``device`` (unused: float64 on the CPU).
+    """
+    from netoptima.cogo.groups import character_pairs, group_global_optimizer, group_loss
+
+    G = tuple(config["group"])
+    pairs = len(character_pairs(G))
+    losses = {}
+    for name, (orders, comp) in CONSTRUCTIONS_BUILT.items():
+        per = [6 if i % 2 == 0 else 4 for i in range(pairs)] if orders == "mixed" else orders
+        z = group_global_optimizer(G, per, compensation=comp, seed=config["seed"])
+        losses[name] = float(group_loss(z.to_weights(G), G))
+    return {"group": list(G), "losses": losses}
+
+
+@run_fn(version=1)
 def memorization_run(config: dict[str, Any]) -> dict[str, Any]:
     """Start at the balanced perfect-memorisation optimum (order d², spec §4) plus noise, train with weight decay.
 
@@ -128,3 +179,46 @@ def decoupling_run(config: dict[str, Any]) -> dict[str, Any]:
 def nets_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every trained net of :func:`train_run` records, with its run's d and weight decay."""
     return [{**n, "d": r["d"], "weight_decay": r["weight_decay"]} for r in runs for n in r["nets"]]
+
+
+# ---------------------------------------------------------------- claim-level run functions (settings, runner -> data)
+# ``s`` is the claim's settings dataclass (netoptima.cogo.claims); typed Any so that this module does not import it.
+def _train(s: Any, wds: tuple[float, ...], runner: Runner) -> list[dict[str, Any]]:
+    configs = [{"d": d, "width": s.width, "weight_decay": wd, "epochs": s.epochs, "lr": s.lr, "test_size": s.test_size,
+                "seeds": [runner.seed + x for x in batch], "record_every": s.record_every}
+               for d in s.ds for wd in wds for batch in s.seed_batches]
+    return runner.map(train_run, configs, desc="cogo train")
+
+
+
+def match_rate_run(s: Any, runner: Runner) -> dict[str, Any]:
+    configs = [{"d": d, "width": s.width, "weight_decay": s.wd, "lr": s.lr, "test_size": s.test_size,
+                "checkpoints": [s.epochs, s.converge_epochs] if d in s.converge_ds else [s.epochs],
+                "seeds": [runner.seed + x for x in batch]} for d in s.ds for batch in s.seed_batches]
+    return {"runs": runner.map(match_run, configs, desc="cogo Tbl. 2")}
+
+
+def orders_run(s: Any, runner: Runner) -> dict[str, Any]:
+    return {"runs": _train(s, s.wds, runner)}
+
+
+def weight_decay_run(s: Any, runner: Runner) -> dict[str, Any]:
+    mem = {"d": s.mem_d, "noise": s.mem_noise, "weight_decay": s.mem_wd, "epochs": s.mem_epochs, "lr": s.lr,
+           "test_size": s.test_size, "seeds": [runner.seed + x for x in s.mem_seeds],
+           "record_every": max(1, s.mem_epochs // 50)}
+    return {"runs": _train(s, s.wds, runner),
+            "memorization": runner.map(memorization_run, [mem], desc="cogo memorisation")}
+
+
+def decoupling_claim_run(s: Any, runner: Runner) -> dict[str, Any]:
+    configs = [{"d": s.d, "width": q, "seed": runner.seed + k} for q in s.widths for k in range(s.seeds)]
+    return {"runs": runner.map(decoupling_run, configs, desc="cogo decoupling")}
+
+
+def abelian_claim_run(s: Any, runner: Runner) -> dict[str, Any]:
+    built = runner.map(group_construction_run, [{"group": list(G), "seed": runner.seed} for G in s.built],
+                       desc="cogo constructions on G", in_process=True)
+    configs = [{"group": list(G), "width": s.width, "weight_decay": s.wd, "lr": s.lr, "test_size": s.test_size,
+                "checkpoints": sorted({s.paper_epoch, s.epochs}), "seeds": [runner.seed + x for x in batch]}
+               for G in s.groups for batch in s.seed_batches]
+    return {"built": built, "runs": runner.map(group_match_run, configs, desc="cogo GD on G")}

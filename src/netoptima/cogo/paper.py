@@ -30,6 +30,10 @@ MATCH_RATE = 0.95
 TABLE2_NOTE = {23: (47.07, 39.80), 71: (72.57, 21.14), 127: (82.96, 14.13)}
 MATCH_STATEMENT = "~95% (abstract; Tbl. 2 pooled over d ∈ {23, 71, 127}, q = 512, wd = 5e-5, epoch 9900, seeds 1–5)"
 
+# --- abstract: "reasoning tasks in Abelian group (e.g., modular addition)"; every experiment is cyclic (Z_d)
+ABELIAN_STATEMENT = ("abstract: the framework covers reasoning tasks in Abelian groups (e.g. modular addition); no "
+                     "experiment or number for a non-cyclic group (Tbl. 2's ~95% is on Z_d, d = 23, 71, 127)")
+
 # --- Fig. 4 (sol_distri.py): per-(d, wd) histograms of #{j : |A[k,j]| > 0.05} at epoch 9900 peak at 4 and 6
 ORDERS = (4, 6)
 ORDER_THRESHOLD = 0.05

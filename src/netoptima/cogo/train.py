@@ -17,6 +17,7 @@ gather/scatter, and writes the backward pass by hand as three batched GEMMs (see
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from netoptima.cogo.groups import Group, character_pairs, check_group, group_fourier_weights
 from netoptima.cogo.model import (
     QuadraticNet,
     Weights,
@@ -35,7 +37,7 @@ from netoptima.cogo.model import (
     train_test_indices,
 )
 from netoptima.cogo.paper import PAPER_LR, PAPER_TEST_SIZE
-from netoptima.conventions import check_choice, check_finite_loss, check_int, check_real, progress
+from netoptima.conventions import check_choice, check_finite_loss, check_int, check_memory, check_real, progress
 
 __all__ = ["ADAM_BETAS", "ADAM_EPS", "TrainResult", "train", "train_reference"]
 
@@ -55,11 +57,13 @@ class TrainResult:
             final epoch.
         train_loss, test_loss, train_acc, test_acc: ``(T, S)`` at those epochs (before that epoch's step,
             as the official code logs them; the last row is after the final step).
-        r_kkk: ``(T, S, d)`` real parts of the diagonal potentials r_kkk (paper units).
+        r_kkk: ``(T, S, d)`` real parts of the diagonal potentials r_kkk (paper units); over a group G, d = |G| and
+            k runs over G's characters (mixed radix).
         r_total: ``(T, S)`` Σ_{k1,k2,k} Re r_{k1k2k} (Fig. 3's diagonal + off-diagonal sums).
         sq_norm: ``(T, S)`` squared L2 norm of all weights.
         active: ``(T, S)`` nodes with some weight of magnitude > 0.01.
-        orders: ``(T, S, (d−1)/2)`` per-frequency order #{j : |A[k,j]| > 0.05} for k = 1..(d−1)/2.
+        orders: ``(T, S, (d−1)/2)`` per-frequency order #{j : |A[k,j]| > 0.05} for k = 1..(d−1)/2 (over G: per pair
+            of characters, in the order of :func:`netoptima.cogo.groups.character_pairs`).
         live: ``(T,)`` hidden nodes still trained (the width after pruning, the max over seeds).
         seconds: wall time of the training loop.
         snapshots: ``{epoch: (W_a, W_b, W_c)}`` at the ``snapshot_at`` epochs (weights after that many steps,
@@ -221,7 +225,30 @@ def _snapshot(W_a: Tensor, W_b: Tensor, W_c: Tensor, thres: float) -> tuple[Tens
     return r_kkk.cpu(), r_total.cpu(), orders.cpu()
 
 
-def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, steps: int, lr: float = PAPER_LR,
+def _group_snapshot(W_a: Tensor, W_b: Tensor, W_c: Tensor, thres: float, group: tuple[int, ...],
+                    reps: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_snapshot` over the characters of G: r_kkk per character, Σ Re r_{k1k2k}, orders per pair {k, −k}."""
+    n = W_a.shape[-1]
+    A, B, C = group_fourier_weights((W_a, W_b, W_c), group)  # (S, N, q) each
+    r_kkk = (2 * n * (A * B * C).sum(-1)).real  # (S, N)
+    Wa, Wb, Wc = W_a.double(), W_b.double(), W_c.double()
+    # Σ_k χ_k(g) = N·[g = 0] for any finite Abelian group, so the sum over all (k1, k2, k) is again one dot product
+    r_total = 2 * n * (Wa[:, :, 0] * Wb[:, :, 0] * Wc[:, 0, :]).sum(-1)  # (S,)
+    orders = (A[:, reps].abs() > thres).sum(-1)  # (S, (N−1)/2)
+    return r_kkk.cpu(), r_total.cpu(), orders.cpu()
+
+
+def _group_targets(group: tuple[int, ...], *, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Centred one-hot targets of :func:`netoptima.data.abelian_task` on the full grid, ``(N, N²)``."""
+    from netoptima.data import abelian_task
+
+    n = math.prod(group)
+    _, targets = abelian_task(group)  # (N²,): index of g + h, pair (g, h) at row g·N + h
+    Y = torch.nn.functional.one_hot(targets, n).T.to(dtype)  # (N, N²)
+    return (Y - 1.0 / n).to(device)
+
+
+def train(d: Group, width: int, *, seeds: Sequence[int], weight_decay: float, steps: int, lr: float = PAPER_LR,
           test_size: float = PAPER_TEST_SIZE, init: Weights | None = None,
           record_every: int = 100, record_at: Sequence[int] = (), device: str | torch.device = "cpu",
           dtype: torch.dtype = torch.float32,
@@ -230,7 +257,13 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
     """Train S = len(seeds) nets at once with the paper's protocol (spec §5); seeds form the batch axis.
 
     Arguments:
-        d: modulus (≥ 2). width: hidden nodes q (≥ 1).
+        d: the group: an int d (the cyclic Z_d, d ≥ 2) or a tuple of odd orders (d1, …, dk), each ≥ 3, for
+            G = Z_d1 × … × Z_dk (data of :func:`netoptima.data.abelian_task`: elements in mixed radix, pair (g, h)
+            at index g·|G| + h, the split as the cyclic one over the |G|² pairs). Even orders are refused for a
+            tuple: a character of order 2 is real, so the recorded orders over pairs {k, −k} are undefined there.
+            Over G the recorded ``r_kkk`` are per character of G and ``orders`` per pair of
+            :func:`netoptima.cogo.groups.character_pairs`; weights have shapes (S, q, |G|) / (S, |G|, q).
+        width: hidden nodes q (≥ 1).
         seeds: one seed per net (init as the official code draws it, and the train/test split).
         weight_decay: coupled L2 coefficient of Adam (≥ 0). lr: Adam learning rate (> 0).
         steps: full-batch Adam steps (≥ 1), one per epoch (the paper's 10,000 epochs are 10,000 steps).
@@ -258,7 +291,17 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         ValueError: bad arguments. TrainingDiverged: a seed's training loss became non-finite or blew up
             (:func:`netoptima.conventions.check_finite_loss` against the starting loss).
     """
-    d, width = check_int("d", d, low=2), check_int("width", width, low=1)
+    group: tuple[int, ...] | None = None  # None: the cyclic path, exactly as before groups existed
+    if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+        d = check_int("d", d, low=2)
+    else:
+        try:
+            group = check_group(d, odd=True)
+        except ValueError as e:
+            raise ValueError(f"d = {d!r} is not a group of odd orders (an int d >= 2, or orders (d1, …, dk) each "
+                             f"odd and >= 3): {e}") from None
+        d = math.prod(group)
+    width = check_int("width", width, low=1)
     seeds = [check_int("seed", s, low=0, high=2**32 - 1) for s in seeds]
     if not seeds:
         raise ValueError("seeds must list at least one seed, got []")
@@ -276,6 +319,9 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
     check_choice("dtype", dtype, [torch.float32, torch.float64])
     device = torch.device(device)
     S, q, N = len(seeds), width, d * d
+    # H, σ, ∂σ (S, q, N) and O (S, d, N) dominate; refuse before any of them is allocated
+    check_memory(f"train(d={group or d}) with |G| = {d}, width {q} and {S} seeds (d must keep 3·S·q·|G|² + S·|G|³ "
+                 "values within memory)", (S, q, N), (S, q, N), (S, q, N), (S, d, N), dtype=dtype)
     if init is None:
         inits = [default_init(d, q, s, dtype=dtype) for s in seeds]
         init = tuple(torch.stack([w[i] for w in inits]) for i in range(3))  # type: ignore[assignment]
@@ -287,7 +333,11 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
     n_train = train_mask.sum(-1, keepdim=True)  # (S, 1, 1)
     mask_scale = train_mask * (4.0 / n_train)  # (S, 1, N)
     n_test = test_mask.sum(-1, keepdim=True).clamp_min(1)  # (S, 1, 1)
-    Y = grid_targets(d, dtype=dtype, device=device).reshape(1, d, N)  # (1, d, N), centred one-hot
+    if group is None:
+        Y = grid_targets(d, dtype=dtype, device=device).reshape(1, d, N)  # (1, d, N), centred one-hot
+    else:
+        Y = _group_targets(group, dtype=dtype, device=device).reshape(1, d, N)
+        reps = character_pairs(group)
     labels = Y.argmax(1)  # (1, N)
     st = _State(tuple(w.detach().to(device, dtype) for w in init))  # type: ignore[arg-type]
     final = [w.detach().to(dtype).cpu().clone() for w in init]  # full-size result; pruned nodes keep last values
@@ -303,7 +353,8 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         rows["test_loss"].append(((per_pair * test_mask).sum(-1) / n_test[..., 0]).squeeze(-1).cpu())
         rows["train_acc"].append(((correct * train_mask).sum(-1) / n_train[..., 0]).squeeze(-1).cpu())
         rows["test_acc"].append(((correct * test_mask).sum(-1) / n_test[..., 0]).squeeze(-1).cpu())
-        r_kkk, r_total, orders = _snapshot(st.W_a, st.W_b, st.W_c, order_threshold)
+        r_kkk, r_total, orders = (_snapshot(st.W_a, st.W_b, st.W_c, order_threshold) if group is None else
+                                  _group_snapshot(st.W_a, st.W_b, st.W_c, order_threshold, group, reps))
         rows["r_kkk"].append(r_kkk)
         rows["r_total"].append(r_total)
         rows["orders"].append(orders)
@@ -317,7 +368,7 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
     kept: dict[int, list[Tensor]] = {}
     t0 = time.perf_counter()
     with torch.no_grad():
-        for t in progress(range(epochs), desc=f"cogo train d={d} q={q} S={S}", total=epochs, quiet=quiet):
+        for t in progress(range(epochs), desc=f"cogo train d={group or d} q={q} S={S}", total=epochs, quiet=quiet):
             E = st.forward(Y)
             if t % record_every == 0 or t in extra:
                 record(t, E)
@@ -340,7 +391,7 @@ def train(d: int, width: int, *, seeds: Sequence[int], weight_decay: float, step
         seeds=list(seeds), epochs=stack["epoch"], train_loss=stack["train_loss"], test_loss=stack["test_loss"],
         train_acc=stack["train_acc"], test_acc=stack["test_acc"], r_kkk=stack["r_kkk"], r_total=stack["r_total"],
         sq_norm=stack["sq_norm"], active=stack["active"], orders=stack["orders"], live=stack["live"], seconds=seconds,
-        config={"d": d, "width": q, "weight_decay": weight_decay, "lr": lr, "epochs": epochs,
+        config={"d": d, "group": group or (d,), "width": q, "weight_decay": weight_decay, "lr": lr, "epochs": epochs,
                 "test_size": test_size, "dtype": str(dtype), "device": str(device), "prune_below": prune_below},
         snapshots={e: (w[0], w[1], w[2]) for e, w in sorted(kept.items())},
     )
