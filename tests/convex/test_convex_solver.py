@@ -188,3 +188,34 @@ def test_newton_dense_hessian_matches_finite_differences_of_the_riemannian_gradi
     fd = np.concatenate([dU.ravel(), da])
     Hv = H @ np.concatenate([xi.ravel(), eta])
     assert np.abs(Hv - fd).max() <= 1e-6 * np.abs(fd).max()
+
+
+@pytest.mark.parametrize("r", [(3, 2), (4, 0), (0, 2)])
+def test_burer_monteiro_objective_matches_the_decoded_network_and_finite_differences(r):
+    # the stacked (issue 16) evaluation of the factor objective: its value must equal the objective of the network
+    # that the neural decomposition reads off the factors (an independent path: eigendecomposition + features),
+    # and its gradient central differences (O(h²) truncation ~1e-10 at h = 1e-6, rounding ~1e-10: 1e-6 relative)
+    from netoptima.convex._bm import _split, bm_objective, factors_to_neurons
+
+    rng = np.random.default_rng(5)
+    n, d = 30, 4
+    X, y = rng.normal(size=(n, d)), rng.normal(size=n)
+    p = rng.normal(size=(d + 1) * sum(r))
+    for loss in ("squared", "huber"):
+        kw = {"beta": 0.3, "abc": ACT, "loss": loss, "delta": 0.8}
+        f, g = bm_objective(p, X, y, r, **kw)
+        Ys = []
+        for V, t in _split(p, d, r):  # the feasible factors that p stands for: ‖V‖_F = ‖t‖ after rescaling
+            nV, nt = np.linalg.norm(V), np.linalg.norm(t)
+            Ys.append(np.concatenate([V / nV, (t / nt)[None, :]]) * np.sqrt(nV * nt) if t.size else
+                      np.zeros((d + 1, 0)))
+        U, alpha = factors_to_neurons(Ys)
+        yhat = features_np(X, U, ACT) @ alpha
+        res = yhat - y
+        fit = (0.5 * res @ res if loss == "squared" else
+               float(np.sum(np.where(np.abs(res) <= 0.8, 0.5 * res ** 2, 0.8 * (np.abs(res) - 0.4)))))
+        assert f == pytest.approx(fit + 0.3 * np.abs(alpha).sum(), rel=1e-10)
+        h = 1e-6
+        fd = np.array([(bm_objective(p + h * e, X, y, r, **kw)[0] - bm_objective(p - h * e, X, y, r, **kw)[0])
+                       / (2 * h) for e in np.eye(p.size)])
+        assert np.allclose(g, fd, atol=1e-6 * np.abs(fd).max(), rtol=1e-6)

@@ -64,46 +64,50 @@ def bm_objective(p: np.ndarray, X: np.ndarray, y: np.ndarray, r: tuple[int, int]
                  abc: tuple[float, float, float], loss: str, delta: float) -> tuple[float, np.ndarray]:
     """Value and gradient of ℓ(ŷ) + β(s⁺ + s⁻) at p = [vec(V⁺); t⁺; vec(V⁻); t⁻] (scale-invariant map above).
 
-    One pass over X for both signs: M = X [Ṽ⁺ Ṽ⁻] and Xᵀ(w ⊙ ·) on the stacked columns.
+    Both signs' columns are stacked, so one evaluation is two passes over X and ~30 array operations: at
+    d = 40, n = 200 the evaluation is numpy-overhead bound (128 -> 84 µs measured, issue 16).
     """
     a, b, c = abc
     d = X.shape[1]
-    live = [(sign, V, t) for sign, (V, t) in zip((1.0, -1.0), _split(p, d, r), strict=True) if t.size]
-    nV = [float(np.linalg.norm(V)) for _, V, _ in live]
-    nt = [float(np.linalg.norm(t)) for _, _, t in live]
-    Vn = [V / v for (_, V, _), v in zip(live, nV, strict=True)]
-    tn = [t / v for (_, _, t), v in zip(live, nt, strict=True)]
-    M = X @ np.concatenate(Vn, axis=1)  # (n, r⁺ + r⁻)
-    cuts = np.cumsum([0] + [t.size for _, _, t in live])
-    yhat = np.zeros(X.shape[0])
-    qs, ss = [], []
-    for i, (sign, _, _) in enumerate(live):
-        Mi = M[:, cuts[i]:cuts[i + 1]]
-        q = a * (Mi * Mi).sum(1) + b * (Mi @ tn[i]) + c  # (n,)
-        s = nV[i] * nt[i]
-        yhat += sign * s * q
-        qs.append(q)
-        ss.append(s)
+    parts = [(sign, V, t) for sign, (V, t) in zip((1.0, -1.0), _split(p, d, r), strict=True) if t.size]
+    V = parts[0][1] if len(parts) == 1 else np.concatenate([parts[0][1], parts[1][1]], axis=1)  # (d, k)
+    t = parts[0][2] if len(parts) == 1 else np.concatenate([parts[0][2], parts[1][2]])
+    ks = [pt[2].size for pt in parts]
+    g = np.repeat(np.arange(len(parts)), ks)  # group (sign) of each column
+    sign = np.array([pt[0] for pt in parts])
+    nV = np.sqrt(np.bincount(g, (V * V).sum(0)))
+    nt = np.sqrt(np.bincount(g, t * t))
+    s = nV * nt  # Σ|α| per sign
+    Vn = V / nV[g]
+    tn = t / nt[g]
+    M = X @ Vn  # (n, k)
+    wcol = (sign * s)[g]  # ŷ = Σ_j wcol_j (a M_j² + b tn_j M_j) + c Σ_g sign_g s_g
+    A = (a * M + b * tn) * M
+    yhat = A @ wcol + c * float(sign @ s)
     w = loss_grad(yhat, y, loss, delta=delta)
-    f = loss_value(yhat, y, loss, delta=delta) + beta * sum(ss)
-    B = np.concatenate([(sign * ss[i]) * (2 * a * M[:, cuts[i]:cuts[i + 1]] + b * tn[i][None, :])
-                        for i, (sign, _, _) in enumerate(live)], axis=1)
-    G = X.T @ (w[:, None] * B)  # (d, r⁺ + r⁻): ∂/∂Ṽ
-    MtW = M.T @ w
+    f = loss_value(yhat, y, loss, delta=delta) + beta * float(s.sum())
+    Mw = M.T @ w  # (k,)
+    q = np.bincount(g, A.T @ w) + c * float(w.sum())  # wᵀq_g
+    gs = sign * q + beta  # ∂f/∂s_g
+    G = X.T @ (w[:, None] * ((2 * a * M + b * tn) * wcol))  # (d, k): ∂f/∂Ṽ
+    Gt = wcol * b * Mw  # ∂f/∂t̃
+    inV = np.bincount(g, (G * Vn).sum(0))
+    int_ = np.bincount(g, Gt * tn)
+    dV = (G - inV[g] * Vn) / nV[g] + (gs * nt)[g] * Vn
+    dt = (Gt - int_[g] * tn) / nt[g] + (gs * nV)[g] * tn
     grads = []
-    for i, (sign, _, _) in enumerate(live):
-        gs = sign * float(w @ qs[i]) + beta
-        GV = G[:, cuts[i]:cuts[i + 1]]
-        Gt = sign * ss[i] * b * MtW[cuts[i]:cuts[i + 1]]  # (r,) ∂/∂t̃
-        dV = (GV - float((GV * Vn[i]).sum()) * Vn[i]) / nV[i] + gs * nt[i] * Vn[i]
-        dt = (Gt - float(Gt @ tn[i]) * tn[i]) / nt[i] + gs * nV[i] * tn[i]
-        grads += [dV.ravel(), dt]
+    lo = 0
+    for k in ks:
+        grads += [dV[:, lo:lo + k].ravel(), dt[lo:lo + k]]
+        lo += k
     return f, np.concatenate(grads)
 
 
 def bm_polish(X: np.ndarray, y: np.ndarray, Ys: list[np.ndarray], *, beta: float, abc: tuple[float, float, float],
-              loss: str, delta: float, max_iter: int, ftol: float, deadline: float = math.inf) -> list[np.ndarray]:
-    """L-BFGS on the factors (signs with no column are kept empty); returns feasible balanced factors."""
+              loss: str, delta: float, max_iter: int, ftol: float, deadline: float = math.inf, maxcor: int = 20,
+              ) -> list[np.ndarray]:
+    """L-BFGS (``maxcor`` stored pairs) on the factors (signs with no column are kept empty); returns feasible
+    balanced factors."""
     d = X.shape[1]
     r = (Ys[0].shape[1], Ys[1].shape[1])
     if r == (0, 0):
@@ -119,7 +123,7 @@ def bm_polish(X: np.ndarray, y: np.ndarray, Ys: list[np.ndarray], *, beta: float
 
     res = scipy.optimize.minimize(lambda z: bm_objective(z, *args, **kw), p0, jac=True, method="L-BFGS-B",
                                   callback=stop,
-                                  options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-14, "maxcor": 20})
+                                  options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-14, "maxcor": maxcor})
     p = res.x if np.isfinite(res.fun) and res.fun <= f0 else p0
     out = []
     for V, t in _split(p, d, r):
