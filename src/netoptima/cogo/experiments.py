@@ -70,6 +70,12 @@ def match_run(config: dict[str, Any]) -> dict[str, Any]:
         res = train(d, config["width"], seeds=seeds, weight_decay=config["weight_decay"], steps=cps[-1],
                     lr=config["lr"], test_size=config["test_size"], record_every=cps[-1], snapshot_at=cps,
                     device=config["device"], dtype=torch.float32, quiet=True)
+    return {"checkpoints": _checkpoint_tables(res, seeds, cps), "train_seconds": res.seconds}
+
+
+def _checkpoint_tables(res: Any, seeds: list[int], cps: list[int], G: tuple[int, ...] | None = None
+                       ) -> dict[str, list[dict[str, Any]]]:
+    """Every net of a training batch factorised at each checkpoint (official and all-row pairing)."""
     epochs = res.epochs.tolist()
     out = {}
     for cp in cps:
@@ -77,11 +83,12 @@ def match_run(config: dict[str, Any]) -> dict[str, Any]:
         nets = []
         for i, s in enumerate(seeds):
             w = tuple(x[i] for x in res.snapshots[cp])
-            nets.append({"seed": s, "table": factorize(w), "table_abc": factorize(w, pairing="abc"),
+            group = {} if G is None else {"G": G}  # the cyclic call stays exactly today's
+            nets.append({"seed": s, "table": factorize(w, **group), "table_abc": factorize(w, pairing="abc", **group),
                          "orders": res.orders[row, i].tolist(), "train_loss": float(res.train_loss[row, i]),
                          "train_acc": float(res.train_acc[row, i]), "test_acc": float(res.test_acc[row, i])})
         out[str(cp)] = nets
-    return {"checkpoints": out, "train_seconds": res.seconds}
+    return out
 
 
 @run_fn(version=1)
@@ -97,18 +104,7 @@ def group_match_run(config: dict[str, Any]) -> dict[str, Any]:
         res = train(G, config["width"], seeds=seeds, weight_decay=config["weight_decay"], steps=cps[-1],
                     lr=config["lr"], test_size=config["test_size"], record_every=cps[-1], snapshot_at=cps,
                     device=config["device"], dtype=torch.float32, quiet=True)
-    epochs = res.epochs.tolist()
-    out = {}
-    for cp in cps:
-        row = epochs.index(cp)
-        nets = []
-        for i, s in enumerate(seeds):
-            w = tuple(x[i] for x in res.snapshots[cp])
-            nets.append({"seed": s, "table": factorize(w, G=G), "table_abc": factorize(w, pairing="abc", G=G),
-                         "orders": res.orders[row, i].tolist(), "train_loss": float(res.train_loss[row, i]),
-                         "train_acc": float(res.train_acc[row, i]), "test_acc": float(res.test_acc[row, i])})
-        out[str(cp)] = nets
-    return {"group": list(G), "checkpoints": out, "train_seconds": res.seconds}
+    return {"group": list(G), "checkpoints": _checkpoint_tables(res, seeds, cps, G), "train_seconds": res.seconds}
 
 
 # one choice per character pair (``global_optimizer``'s ``orders``) and the order-4 compensation
