@@ -77,7 +77,7 @@ def judge_ggn_quadratic(data: dict[str, Any], s: GgnQuadratic) -> Judgement:
     quadratic = abs(order - 2) <= s.order_tol and all(x["ratio_growth"] <= s.growth_max for x in stats if x["ratios"])
     enough = len(orders) >= s.min_orders
     const = {m: float(np.mean([np.median(x["ratios"]) for x in stats if x["width"] == m and x["ratios"]]))
-             for m in sorted({x["width"] for x in stats})}
+             for m in sorted({x["width"] for x in stats if x["ratios"]})}  # a width with no step above the floor: none
     const = {m: c for m, c in const.items() if math.isfinite(c)}
     slope = loglog_slope(list(const), list(const.values())) if len(const) >= 2 else math.nan
     measured = f"order {order:.2f} (median of {len(orders)} steps); ‖e_t+1‖/‖e_t‖² ∝ m^{slope:+.2f}"
