@@ -156,11 +156,6 @@ class WarmStart(Curves):
 WARM = {k: WarmStart(**_lm(k), **v, lbfgs_iter=i) for (k, v), i in zip(_CURVES.items(), (20, 50, 500), strict=True)}
 
 
-def _reach(r: Data, T: float, extra: float) -> tuple[float, float] | None:
-    hit = next((c for c in r["curve"] if c["train"] <= T), None)
-    return None if hit is None else (hit["epoch"], extra + hit["seconds"])
-
-
 @claim(id="explicit.warm_start_faster", paper=paper.PAPER, paper_value=paper.WARM, settings=WARM, run=ex.warm_run,
        plot=plots.warm_cold, statement="warm-starting backpropagation from the explicit solution reaches a given "
                                        "loss in fewer epochs and less time than a cold (random) start",
@@ -179,8 +174,8 @@ def judge_warm(data: Data, s: WarmStart) -> Judgement:
     parts, faster = [], []
     for q in s.fractions:
         T = L_opt + q * (L_exp - L_opt)
-        w = [_reach(r, T, r["explicit_seconds"]) for r in data["warm"]]
-        c = [_reach(r, T, 0.0) for r in data["cold"]]
+        w = [ex.reach(r, T, r["explicit_seconds"]) for r in data["warm"]]
+        c = [ex.reach(r, T, 0.0) for r in data["cold"]]
         faster.append(None not in w and all(y is None or (x[0] < y[0] and x[1] < y[1]) for x in w for y in c))
         ep = lambda xs: "/".join("never" if x is None else f"{x[0]:.1f}" for x in xs)  # noqa: E731
         parts.append(f"{q:g} of the way (CE {T:.3f}): warm {ep(w)} ep, cold {ep(c)} ep")

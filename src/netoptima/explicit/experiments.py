@@ -318,3 +318,9 @@ def better_run(s: BetterOptima, runner: Runner) -> Data:
                                     for k in range(s.seeds) for st, e in groups.values()], desc="two-layer")
     return {"single": single, "two_layer": {g: [r for r in two if (r["start"], r["epochs"]) == v]
                                             for g, v in groups.items()}}
+
+
+def reach(r: Data, T: float, extra: float) -> tuple[float, float] | None:
+    """(epoch, seconds + ``extra``) of the first curve record with train CE ≤ ``T``; None if never (judge helper)."""
+    hit = next((c for c in r["curve"] if c["train"] <= T), None)
+    return None if hit is None else (hit["epoch"], extra + hit["seconds"])

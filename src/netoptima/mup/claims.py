@@ -16,6 +16,7 @@ from netoptima.mup.coord import coord_slopes
 from netoptima.mup.experiments import (
     by_variant,
     combine,
+    depth_note,
     feature_change_run,
     feature_diversity_run,
     paper_scale,
@@ -163,8 +164,7 @@ def judge_feature_change(data: dict[str, Any], s: FeatureChange) -> Judgement:
             f"|slope| <= {s.flat} on every hidden layer, moving iff |slope| >= {s.cut} on some layer. Reproduced iff "
             f"μP is flat, SP and NTP shrink (slope <= −{s.cut} on every layer) and MF moves (Fig. 1: 'only μP'); "
             f"partly iff that holds except for MF, or μP's largest |slope| is below every other variant's; else not "
-            f"reproduced. The verdict is the worst over L = {', '.join(map(str, s.hidden_layers))} ({s.activation}); "
-            f"the {s.extra_activation or 'extra'} run is shown only")
+            f"reproduced. The verdict is the {depth_note(s)}")
     per_net = {net: _change(runs, s, rule) for net, runs in split_nets(data["runs"], s).items()}
     coord = {c["parametrization"]: c for c in data["coord"]}
     mu_cc = coord_slopes(coord["mup"]["records"]) if coord.get("mup", {}).get("records") else {}
@@ -239,8 +239,7 @@ def judge_feature_diversity(data: dict[str, Any], s: FeatureDiversity) -> Judgem
             f"of the 2N initial and final features, minus SP's init slope at 2N probes: stable iff dj >= −{s.kept} "
             f"on every layer, decays iff dj <= −{s.decay} on some layer; reproduced iff μP is stable and SP, NTP, "
             f"MF decay, partly iff one side holds and μP's lowest dj is above every other's. Per L the worse of "
-            f"(1) and (2); the verdict is the worst over L = {', '.join(map(str, s.hidden_layers))} "
-            f"({s.activation}); the {s.extra_activation or 'extra'} run is shown only")
+            f"(1) and (2); the verdict is the {depth_note(s)}")
     per_net = {net: _diversity(runs, s, rule) for net, runs in split_nets(data["runs"], s).items()}
     detail = (f"{_src(data)}; the runs of mup.feature_change (widths {s.widths[0]}…{s.widths[-1]}, {s.steps} steps, "
               f"η={s.lr}, N={s.n_probe} probes, 2N <= every width, {s.seeds} seed(s)). λ_min(K/n) is our "

@@ -16,6 +16,7 @@ from netoptima.mup.claims import Net
 from netoptima.mup.experiments import (
     combine,
     convergence_claim_run,
+    depth_note,
     paper_scale,
     seeds_of,
     split_nets,
@@ -100,9 +101,8 @@ def judge_global_convergence(data: dict[str, Any], s: Convergence) -> Judgement:
     rule = (f"per depth L: reproduced iff at every width the final loss <= {s.loss_drop:g}× the initial and the "
             f"width slope of min over training of λ_min(K/n) is >= {s.collapse} on every hidden layer (no collapse; "
             f"sanity: λ_min/mean eigenvalue > {s.rank_tol:g} throughout); partly iff every loss fell below "
-            f"{s.partly_drop:g}× its start without a collapse; else not reproduced. The verdict is the worst over "
-            f"L = {', '.join(map(str, s.hidden_layers))} ({s.activation}); the {s.extra_activation or 'extra'} run "
-            f"is shown only")
+            f"{s.partly_drop:g}× its start without a collapse; else not reproduced. The verdict is the "
+            f"{depth_note(s)}")
     per_net = {net: _convergence(runs, s, rule) for net, runs in split_nets(data["runs"], s).items()}
     sets = "/".join(sorted({r.get("dataset", "?") for r in data["runs"]}))
     detail = (f"{sets} standardised, bias-free MLP, base width {s.base_width}; μP, full-batch SGD η={s.lr} for "
@@ -194,9 +194,7 @@ def judge_lr_transfer(data: dict[str, Any], s: Transfer) -> Judgement:
             f"{s.shift_tol:g} octave is stable. Reproduced iff μP is stable at every width and SP's η* at "
             f"n={s.widths[-1]} moved down by >= {s.shift_tol:g}; partly iff μP's |shift| at n={s.widths[-1]} is "
             f"below SP's and either one of those holds or the n0-tuned η keeps working for μP and not for SP (loss "
-            f"<= {s.regret_tol}× the best, same band); else not reproduced. The verdict is the worst over L = "
-            f"{', '.join(map(str, s.hidden_layers))} ({s.activation}); the {s.extra_activation or 'extra'} run is "
-            f"shown only")
+            f"<= {s.regret_tol}× the best, same band); else not reproduced. The verdict is the {depth_note(s)}")
     per_net = {(a, L): _transfer(runs, dataclasses.replace(s, widths=widths_of(s, a)), seeds_of(s, a), rule)
                for (a, L), runs in split_nets(data["runs"], s).items()}
     sets = "/".join(sorted({r.get("dataset", "?") for r in data["runs"]}))

@@ -240,6 +240,12 @@ def split_nets(runs: list[dict[str, Any]], s: Any) -> dict[tuple[str, int], list
     return {(a, L): [r for r in runs if (r["activation"], r["depth"] - 1) == (a, L)] for a, L in nets(s)}
 
 
+def depth_note(s: Any) -> str:
+    """The end of every μP rule: which depths decide (the worst counts) and that the extra activation does not."""
+    return (f"worst over L = {', '.join(map(str, s.hidden_layers))} ({s.activation}); "
+            f"the {s.extra_activation or 'extra'} run is shown only")
+
+
 def combine(per_net: dict[tuple[str, int], Judgement], s: Any, rule: str, detail: str,
             says: str | None = None) -> Judgement:
     """One verdict from per-net judgements: the worst over the deciding activation's depths (the theorem holds
