@@ -162,7 +162,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             record = {**ev.record(c, args.scale), "seed": seed, "device": runner.device, "seconds": seconds,
                       "runs_resumed": runner.resumed, "runs_executed": runner.ran, "machine": meta["machine"],
                       "finished_at": time.strftime("%Y-%m-%d %H:%M")}
-            if ev.crashed and _has_verdict(claim_dir / "evidence.json"):
+            if ev.crashed and _verdict_scale(claim_dir / "evidence.json") is not None:
                 # a crash never overwrites a computed verdict: the failure is kept beside it
                 save_evidence(claim_dir, record, name="evidence.crashed.json")
                 print(f"  {c.id}: crashed; the previous evidence is kept, the failure is in "
@@ -207,8 +207,7 @@ def _claim_meta(c: Any, scale: str, seed: int, device: str) -> dict[str, Any]:
 
 def _plan_claim(c: Any, scale: str, runner: Any, meta: dict[str, Any]) -> None:
     """Count a claim's finished and missing runs without running any (``reproduce --plan``)."""
-    evidence = runner.claim_dir / "evidence.json"
-    if _has_verdict(evidence) and json.loads(evidence.read_text(encoding="utf-8")).get("scale") == scale:
+    if _verdict_scale(runner.claim_dir / "evidence.json") == scale:
         print(f"  {c.id}: has a verdict at scale {scale!r}", file=sys.stderr)
         return
     try:
@@ -245,12 +244,14 @@ def _measured_paper(claim_dir: Path) -> str:
     return ""
 
 
-def _has_verdict(path: Path) -> bool:
+def _verdict_scale(path: Path) -> str | None:
+    """The scale of stored evidence that holds a computed verdict, ``None`` when there is none."""
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(rec, dict) and rec.get("verdict") in ("reproduced", "partly", "not reproduced")
+        return None
+    ok = isinstance(rec, dict) and rec.get("verdict") in ("reproduced", "partly", "not reproduced")
+    return str(rec.get("scale")) if ok else None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
