@@ -186,3 +186,15 @@ def test_a_broken_part_does_not_hide_the_others(monkeypatch, tmp_path):
     assert claims.BROKEN_PARTS == {"fakepart": "RuntimeError: broken on purpose"}
     with pytest.raises(ValueError, match="part 'fakepart' could not be loaded: RuntimeError: broken on purpose"):
         claims.select(["fakepart"])
+
+
+def test_paper_subset_is_labelled_and_the_full_setting_needs_the_variable(monkeypatch):
+    from netoptima.claims import PAPER_FULL_ENV, paper_subset
+
+    sub, full = Settings(deviation="paper setting, subset: 2 of 5 seeds"), Settings(deviation="")
+    monkeypatch.delenv(PAPER_FULL_ENV, raising=False)
+    assert paper_subset(sub, full) is sub
+    monkeypatch.setenv(PAPER_FULL_ENV, "1")
+    assert paper_subset(sub, full) is full
+    with pytest.raises(ValueError, match="paper setting, subset:"):
+        paper_subset(Settings(deviation="2 of 5 seeds"), full)  # an unlabelled subset is refused

@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from netoptima.sweep import Runner
@@ -46,10 +46,14 @@ VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not run"
 PARTS: tuple[str, ...] = ("ntk", "cogo", "dynamics", "convex", "explicit", "deq", "mup", "certification")
 PREFIX_OF_PACKAGE: dict[str, str] = {"certification": "certify"}
 EVIDENCE_FORMAT = 2  # the version of evidence.json's layout
+# ``--scale paper`` runs a labelled subset where the paper's full setting costs far more than ~2 h on 2 cores;
+# with this variable set to 1 (read at import) it runs the full setting instead
+PAPER_FULL_ENV = "NETOPTIMA_PAPER_FULL"
 
 __all__ = [
-    "BROKEN_PARTS", "Claim", "EVIDENCE_FORMAT", "Evidence", "Judgement", "NotRun", "PARTS", "SCALES", "Scale",
-    "Settings", "VERDICTS", "all_claims", "check_scale", "claim", "discover", "loglog_slope", "register",
+    "BROKEN_PARTS", "Claim", "EVIDENCE_FORMAT", "Evidence", "Judgement", "NotRun", "PAPER_FULL_ENV", "PARTS", "SCALES",
+    "Scale", "Settings", "VERDICTS", "all_claims", "check_scale", "claim", "discover", "loglog_slope", "paper_subset",
+    "register",
     "rejudge", "run_claim", "select", "settings_from_json", "verdict_in_range", "worst",
 ]
 
@@ -64,6 +68,9 @@ class Settings:
     """
 
     deviation: str = ""
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
 
 
 @dataclass(frozen=True)
@@ -249,6 +256,18 @@ def select(targets: Sequence[str]) -> list[Claim]:
 
 def missing_needs(c: Claim) -> list[str]:
     return [m for m in c.needs if importlib.util.find_spec(m) is None]
+
+
+def paper_subset(subset: SettingsT, full: SettingsT) -> SettingsT:
+    """The ``paper`` settings: the labelled subset, or ``full`` when ``NETOPTIMA_PAPER_FULL=1``.
+
+    The subset's ``deviation`` must start with "paper setting, subset:" and say what is left out; the full
+    setting's names only what no run can match (data not shipped, unknown details).
+    """
+    if not subset.deviation.startswith("paper setting, subset:"):
+        raise ValueError(f"a paper subset's deviation must start with 'paper setting, subset:', got "
+                         f"{subset.deviation[:60]!r}")
+    return full if os.environ.get(PAPER_FULL_ENV) == "1" else subset
 
 
 def check_scale(scale: Any) -> str:

@@ -227,7 +227,12 @@ def test_paper_scale_is_a_labelled_subset_of_the_papers_depths_and_the_full_grid
             assert settings[scale].activation == "tanh"
     for settings in (FEATURE_CHANGE, FEATURE_DIVERSITY):  # the joint Gram needs 2N <= every width
         assert all(2 * s.n_probe <= min(s.widths) for s in settings.values())
-    monkeypatch.setenv(FULL_ENV, "1")
-    assert paper_scale("subset", "full") == "full"
+    sub = FEATURE_CHANGE["paper"]
+    full = dataclasses.replace(sub, deviation="")
+    monkeypatch.delenv("NETOPTIMA_PAPER_FULL", raising=False)
+    monkeypatch.setenv(FULL_ENV, "1")  # the older μP-only name
+    assert paper_scale(sub, full) is full
     monkeypatch.delenv(FULL_ENV)
-    assert paper_scale("subset", "full") == "subset"
+    assert paper_scale(sub, full) is sub
+    monkeypatch.setenv("NETOPTIMA_PAPER_FULL", "1")
+    assert paper_scale(sub, full) is full

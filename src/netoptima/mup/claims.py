@@ -100,7 +100,7 @@ _F_FULL = dict(widths=tuple(2**k for k in range(7, 14)), hidden_layers=(2, 3, 4,
                                                             "SGD steps, η=0.1, N=32 probes, 3 seeds")
 _F_SUB = dict(_F_FULL, widths=tuple(2**k for k in range(7, 11)), steps=1000, seeds=1, extra_max_width=512,
               deviation="paper setting, subset: widths 2^7…2^10 of 2^7…2^13, 1000 of 2000 steps, 1 of 3 seeds "
-                        f"(NETOPTIMA_MUP_FULL=1 runs all); {_F_FULL['deviation']}")
+                        f"(NETOPTIMA_PAPER_FULL=1 runs all); {_F_FULL['deviation']}")
 _COORD = {"smoke": ((64, 128, 256), 3), "small": ((128, 256, 512, 1024, 2048), 3)}
 FEATURE_CHANGE = {**{k: FeatureChange(**v, coord_widths=_COORD[k][0], coord_steps=_COORD[k][1]) for k, v in
                      _F.items()},

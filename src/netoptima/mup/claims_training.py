@@ -56,7 +56,7 @@ CONVERGENCE = {
                          deviation="N=32, widths 256, 1024, 100 steps, L=2"),
     "paper": paper_scale(Convergence(widths=(512, 1024, 2048), hidden_layers=(2, 3, 4, 6), n_probe=128, steps=2000,
                                      every=100, deviation="paper setting, subset: widths 512…2048 of 1024…8192, "
-                                     "N=128 of 256, 2000 of 3000 steps (NETOPTIMA_MUP_FULL=1 runs all); the paper "
+                                     "N=128 of 256, 2000 of 3000 steps (NETOPTIMA_PAPER_FULL=1 runs all); the paper "
                                      "prints no convergence setup"), _C_FULL),
 }
 
@@ -144,7 +144,7 @@ TRANSFER = {
     "paper": paper_scale(Transfer(widths=tuple(2**k for k in range(6, 11)), hidden_layers=(2, 3, 4, 6),
                                   log2_lrs=tuple(range(-8, 2)), steps=500, batch=128, n_train=4000, seeds=1,
                                   deviation="paper setting, subset: widths 2^6…2^10 of 2^6…2^13, octave grid 2^-8…2 "
-                                  "(band 1: its step), 500 of 2000 steps, 1 of 3 seeds (NETOPTIMA_MUP_FULL=1 runs "
+                                  "(band 1: its step), 500 of 2000 steps, 1 of 3 seeds (NETOPTIMA_PAPER_FULL=1 runs "
                                   "all); TP V's setups differ: this MLP on MNIST"), _T_FULL),
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from netoptima.claims import Judgement, worst
+from netoptima.claims import Judgement, paper_subset, worst
 from netoptima.conventions import TrainingDiverged, check_choice
 from netoptima.mup.coord import coord_check
 from netoptima.mup.data import dataset_for_scale, load_images
@@ -304,11 +304,12 @@ def transfer_run(s: Any, runner: Runner) -> dict[str, Any]:
     return {"runs": runner.map(lr_run, configs, desc="mup lr transfer")}
 
 
-FULL_ENV = "NETOPTIMA_MUP_FULL"
+FULL_ENV = "NETOPTIMA_MUP_FULL"  # the older, μP-only name of netoptima.claims.PAPER_FULL_ENV
 
 
 def paper_scale(subset: Any, full: Any) -> Any:
-    """The ``paper`` settings: the labelled subset, or the full grid when ``NETOPTIMA_MUP_FULL=1``."""
+    """The ``paper`` settings: the labelled subset, or the full grid when ``NETOPTIMA_PAPER_FULL=1`` (or the older
+    ``NETOPTIMA_MUP_FULL=1``)."""
     import os
 
-    return full if os.environ.get(FULL_ENV) == "1" else subset
+    return full if os.environ.get(FULL_ENV) == "1" else paper_subset(subset, full)
