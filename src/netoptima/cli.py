@@ -226,17 +226,22 @@ PAPER_RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper"
 
 def _measured_paper(claim_dir: Path) -> str:
     """The stored paper-scale time and verdict of one claim (or its sweep's progress), '' when none."""
+    from netoptima.sweep import read_progress
+
     for name in ("evidence.json", PROGRESS):
-        try:
-            rec = json.loads((claim_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+        if name == PROGRESS:
+            rec = read_progress(claim_dir / name)
+        else:
+            try:
+                rec = json.loads((claim_dir / name).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
         if not isinstance(rec, dict) or rec.get("scale") != "paper":
             continue
         where = ", ".join(str(x) for x in (claim_dir.parent.parent, rec.get("finished_at") or rec.get("updated"),
                                             rec.get("machine")) if x)
         if name == PROGRESS:
-            return f"not finished: {rec.get('finished', 0)} of {rec.get('total', '?')} runs done ({where})"
+            return f"not finished: {rec['runs_done']} ({where})"
         seconds = rec.get("seconds")
         took = f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "time not recorded"
         resumed = f", {rec['runs_resumed']} runs resumed from earlier sessions" if rec.get("runs_resumed") else ""

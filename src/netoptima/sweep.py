@@ -39,7 +39,8 @@ Config = dict[str, Any]
 RunFn = Callable[[Config], dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "run", "run_fn"]
+__all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "read_progress", "run",
+           "run_fn"]
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -146,6 +147,16 @@ def _load_ok_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return obj if isinstance(obj, dict) else {}
+
+
+def read_progress(path: str | Path) -> dict[str, Any] | None:
+    """A sweep's progress as :meth:`Runner.write_progress` stored it, with ``runs_done`` ("k of N" or "k of N+"
+    when later sweeps were not counted); ``None`` for a missing, unreadable or foreign file."""
+    p = _load_ok_json(Path(path))
+    if not isinstance(p.get("id"), str) or not isinstance(p.get("total"), int):
+        return None
+    more = "" if p.get("counted", "all") == "all" else "+"
+    return {**p, "runs_done": f"{p.get('finished', 0)} of {p['total']}{more} runs done"}
 
 
 def connect(scheduler: str, *, timeout: float = 5.0) -> Any:

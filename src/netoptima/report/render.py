@@ -66,15 +66,13 @@ def load_evidence(out_dir: str | Path, errors: list[tuple[Path, str]] | None = N
 def _pending(path: Path) -> dict[str, Any] | None:
     """A claim whose sweep has not finished (``progress.json``, written while it runs or by ``--plan``) as a
     ``not run`` row: ``k of N runs done``; ``None`` for a file that is not netoptima's."""
-    try:
-        p = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    from netoptima.sweep import read_progress
+
+    p = read_progress(path)
+    if p is None:
         return None
-    if not isinstance(p, dict) or not isinstance(p.get("id"), str) or not isinstance(p.get("total"), int):
-        return None
-    more = "" if p.get("counted", "all") == "all" else "+"
     cost = f"; rough cost at this scale: {p['budget']}" if p.get("budget") else ""
-    return {**p, "verdict": "not run", "measured": f"not run: {p.get('finished', 0)} of {p['total']}{more} runs done",
+    return {**p, "verdict": "not run", "measured": f"not run: {p['runs_done']}",
             "rule": "no verdict until every run of the claim's sweep has finished",
             "detail": f"sweep incomplete (updated {p.get('updated', '?')}); the same `netoptima reproduce` command "
                       f"resumes it{cost}", "_dir": str(path.parent)}
