@@ -115,6 +115,41 @@ def test_notebook_gd_judge_not_reproduced_far_from_the_printed_loss():
     assert j.verdict == "not reproduced" and "trend only" in j.paper_says
 
 
+def _ensemble_data(scale: list[float], spread: float = 0.05, diverged: int | None = None) -> dict:
+    """Five inits around scale × the printed values (±spread, mean exactly scale × printed), as the paper run stores."""
+    epochs = list(paper.NOTEBOOK_GD_PRINTED)
+    offsets = [-2 * spread, -spread, 0.0, spread, 2 * spread]
+    runs = [{"seed": 218 + k, "diverged": diverged if k == 4 else None,
+             "loss": [paper.NOTEBOOK_GD_PRINTED[e] * scale[i] * (1 + o) for i, e in enumerate(epochs)]}
+            for k, o in enumerate(offsets)]
+    first = [paper.NOTEBOOK_GD_PRINTED[e] * scale[i] * (1 - 2 * spread) for i, e in enumerate(epochs)]
+    loss = [26.5] * 5000
+    for e, v in zip(epochs, first, strict=True):
+        loss[e - 1] = v
+    return {"loss": loss, "diverged": None, "seed": 218, "ensemble": {"epochs": epochs, "runs": runs}}
+
+
+def test_notebook_gd_ensemble_judge_reproduced_when_the_printed_run_is_a_draw_of_our_inits():
+    s = nb.NOTEBOOK_GD["paper"]
+    # our inits spread ±8% around the printed values (SD 7.9%); the as-written seed alone is 10% below: inside
+    j = nb.judge_notebook_gd(_ensemble_data([1.0] * 50), s)
+    assert j.verdict == "reproduced", j
+    assert "50 of 50" in j.measured
+
+
+def test_notebook_gd_ensemble_judge_fails_when_the_printed_run_is_outside_our_inits():
+    s = nb.NOTEBOOK_GD["paper"]
+    n = len(paper.NOTEBOOK_GD_PRINTED)
+    # a tight ensemble (SD 1.6%) 12% below every printed value: outside the interval, within 25%: partly
+    assert nb.judge_notebook_gd(_ensemble_data([0.88] * n, spread=0.01), s).verdict == "partly"
+    # 40% below (a wrong learning rate): not reproduced
+    assert nb.judge_notebook_gd(_ensemble_data([0.6] * n), s).verdict == "not reproduced"
+    # an ensemble so spread (SD 32%) that it contains anything tests nothing: at most partly
+    assert nb.judge_notebook_gd(_ensemble_data([1.0] * n, spread=0.2), s).verdict == "partly"
+    # one init diverged: not reproduced
+    assert nb.judge_notebook_gd(_ensemble_data([1.0] * n, diverged=700), s).verdict == "not reproduced"
+
+
 # ---- dynamics.hb_width / nag_width --------------------------------------------------------------------------------
 def _width_data(optimizer: str, keys: list[str], shape: str) -> dict:
     u = {"1000": 1.0, "2000": 0.5, "4000": 0.55, "8000": 0.9}

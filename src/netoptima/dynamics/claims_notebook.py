@@ -37,32 +37,50 @@ def _notebook(runner: Runner, configs: list[dict[str, Any]], in_process: bool) -
 class NotebookGd(Settings):
     epochs: int
     rowspace: bool = True  # the exact row-space form of the same training (13× cheaper; tested against as-written)
-    # relative deviation from every printed value reached: float32 rounding amplified by the early catapult
-    # (loss 26 → 84 → 5) moves the printed 7-digit values by ≲1%; 5% is that noise ×5, 25% for partly.
+    # one init (the as-written seed 218): relative deviation from every printed value reached. float32 rounding
+    # amplified by the early catapult (loss 26 → 84 → 5) moves the printed 7-digit values by ≲1%; 5% is that
+    # noise ×5, 25% for partly
     tol: float = 0.05
     partly_tol: float = 0.25
     in_process: bool = True
+    # seeds ≥ 3: the printed run is one init draw, compared with `seeds` inits 218, 219, …: it must lie inside the
+    # 95% prediction interval of a new draw, mean ± t(0.975, n−1)·√(1 + 1/n)·SD, at every printed epoch. Why: the
+    # as-written torch.manual_seed(218) init is not the notebook's draw (epoch 5000: 0.0561 vs 0.0620 printed; the
+    # same init in float64 moves it 0.04%), and inits 218–222 spread by 8% (SD/mean) at epoch 5000 — wider than
+    # `tol`. An ensemble spread above max_rel_sd at a printed epoch is too wide to test anything: at most partly
+    seeds: int = 1
+    max_rel_sd: float = 0.15
 
 
 NOTEBOOK_GD = {
     "smoke": NotebookGd(epochs=30, deviation="30 of the notebook's 5000 epochs: no printed value is reached; "
                                              "trend only"),
     "small": NotebookGd(epochs=100, deviation="100 of the notebook's 5000 epochs: compares the printed loss at 100"),
-    "paper": NotebookGd(epochs=5000, rowspace=False, in_process=False),
+    "paper": NotebookGd(epochs=5000, rowspace=False, in_process=False, seeds=5,
+                        deviation="5 inits (seeds 218–222) instead of the notebook's one draw, which the as-written "
+                              "seed 218 does not reproduce; the printed run is judged as one more draw"),
 }
 
 
 def notebook_gd_run(s: NotebookGd, runner: Runner) -> dict[str, Any]:
-    config = {"n": 600, "width": 3000, "optimizer": "gd", "lr": 1e-4, "epochs": s.epochs,
-              "seed": NOTEBOOK_SEED + runner.seed, "rowspace": s.rowspace}
-    r = _notebook(runner, [config], s.in_process)[0]
-    return {"loss": r["loss"], "diverged": r["diverged"], "seed": r["seed"]}
+    configs = [{"n": 600, "width": 3000, "optimizer": "gd", "lr": 1e-4, "epochs": s.epochs,
+                "seed": NOTEBOOK_SEED + runner.seed + k, "rowspace": s.rowspace} for k in range(s.seeds)]
+    runs = _notebook(runner, configs, s.in_process)
+    r = runs[0]
+    data = {"loss": r["loss"], "diverged": r["diverged"], "seed": r["seed"]}
+    if s.seeds > 1:  # every init at the printed epochs (the full curves stay in the run records)
+        printed = [e for e in paper.NOTEBOOK_GD_PRINTED if e <= s.epochs]
+        data["ensemble"] = {"epochs": printed, "runs": [
+            {"seed": x["seed"], "diverged": x["diverged"], "loss": [x["loss"][e - 1] if len(x["loss"]) >= e else None
+                                                                     for e in printed]} for x in runs]}
+    return data
 
 
 @claim(id="dynamics.notebook_gd", paper=paper.BU, paper_value=paper.GD_VALUE,
        statement="GD baseline of the notebook: TwoLayerMLP (m=3000) on 600 MNIST images, lr 1e-4, full batch",
        settings=NOTEBOOK_GD, run=notebook_gd_run, plot=plots.plot_notebook_gd,
-       budget={"smoke": "5 s (+ MNIST load)", "small": "15 s", "paper": "5.4 min on one core (measured)"})
+       budget={"smoke": "5 s (+ MNIST load)", "small": "15 s", "paper": "≈ 27 min on one core (5 inits × 5.4 min, "
+                                                                       "measured)"})
 def judge_notebook_gd(data: dict[str, Any], s: NotebookGd) -> Judgement:
     loss = data["loss"]
     reached = {e: v for e, v in paper.NOTEBOOK_GD_PRINTED.items() if e <= len(loss)}
@@ -75,14 +93,48 @@ def judge_notebook_gd(data: dict[str, Any], s: NotebookGd) -> Judgement:
                          rule, paper_says="trend only; the printed losses start at epoch 100 (--scale small)")
     dev = {e: loss[e - 1] / v - 1 for e, v in reached.items()}
     worst = max(abs(d) for d in dev.values())
-    rule = f"reproduced iff the loss is within {s.tol:.0%} of every printed value reached, partly within " \
-           f"{s.partly_tol:.0%}"
     key = [e for e in (100, 1000, 5000) if e in reached]
     measured = ", ".join(f"{loss[e - 1]:.4g} @{e} (paper {reached[e]:.4g})" for e in key) + \
         f"; max deviation {worst:.1%} over {len(reached)} printed epochs"
     paper_says = None if len(loss) >= 5000 else ", ".join(f"{reached[e]:.4g} @{e}" for e in key)
-    return Judgement(verdict_of(worst <= s.tol, worst <= s.partly_tol), measured, rule,
-                     f"TwoLayerMLP(784, 3000) as written, seed {data['seed']}", paper_says)
+    detail = f"TwoLayerMLP(784, 3000) as written, seed {data['seed']}"
+    if s.seeds >= 3:
+        return _judge_ensemble(data["ensemble"], s, reached, measured, detail, paper_says)
+    rule = f"reproduced iff the loss is within {s.tol:.0%} of every printed value reached, partly within " \
+           f"{s.partly_tol:.0%}"
+    return Judgement(verdict_of(worst <= s.tol, worst <= s.partly_tol), measured, rule, detail, paper_says)
+
+
+def _judge_ensemble(ens: dict[str, Any], s: NotebookGd, reached: dict[int, float], measured: str, detail: str,
+                    paper_says: str | None) -> Judgement:
+    """The printed run as one more init draw: inside every printed epoch's 95% prediction interval of our inits."""
+    from scipy import stats
+
+    rule = (f"the printed run is one more init: reproduced iff at every printed epoch it lies within the 95% "
+            f"prediction interval of a new draw from our {s.seeds} inits (mean ± t·√(1 + 1/n)·SD) and their spread "
+            f"SD/mean ≤ {s.max_rel_sd:.0%}; partly iff within {s.partly_tol:.0%} of their mean; every init must "
+            "finish and stay finite")
+    runs = ens["runs"]
+    if len(runs) < s.seeds or any(r["diverged"] or None in r["loss"] for r in runs):
+        return Judgement("not reproduced", measured, rule, f"{detail}; an init diverged or did not finish: "
+                         f"{[(r['seed'], r['diverged']) for r in runs]}", paper_says)
+    n = len(runs)
+    half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(1 + 1 / n)
+    vals = np.array([r["loss"] for r in runs])  # (seeds, printed epochs)
+    mean, sd = vals.mean(0), vals.std(0, ddof=1)
+    printed = np.array([reached[e] for e in ens["epochs"]])
+    z = np.abs(printed - mean) / (half * sd)  # > 1: outside the interval
+    spread, off_mean = float((sd / mean).max()), float(np.abs(mean / printed - 1).max())
+    inside = bool((z <= 1).all())
+    verdict = verdict_of(inside and spread <= s.max_rel_sd, off_mean <= s.partly_tol)
+    at = {e: i for i, e in enumerate(ens["epochs"])}
+    measured = (", ".join(f"{mean[at[e]]:.4g} ± {sd[at[e]]:.2g} @{e} (paper {reached[e]:.4g})"
+                          for e in (100, 1000, 5000) if e in at) + f" over {n} inits; the printed run inside the "
+                f"95% interval at {int((z <= 1).sum())} of {len(z)} printed epochs; as written: {measured}")
+    worst_e = ens["epochs"][int(z.argmax())]
+    detail = (f"{detail}; inits {[r['seed'] for r in runs]}; largest |printed − mean| / half-width {z.max():.2f} at "
+              f"epoch {worst_e}; largest SD/mean {spread:.1%}; largest |mean/printed − 1| {off_mean:.1%}")
+    return Judgement(verdict, measured, rule, detail, paper_says)
 
 
 # ---- dynamics.hb_width / dynamics.nag_width ----------------------------------------------------------------------
