@@ -60,7 +60,9 @@ class Quadratic(Settings):
     sdp_tol: float = 1e-8
     # the SDP is solved to 1e-8 (its value and the decoded net's objective agree to ~1e-8 relative; 1e-9 stalls
     # Clarabel at "optimal_inaccurate" on some data): a bound more than 1e-6 · max(1, p*) above p* is a violation,
-    # 100x above that noise
+    # 100x above that noise. At n = 100, d = 10 Clarabel stalls at 1e-8 on all three data sets (measured), so the
+    # paper scale uses SCS at 1e-10: p* then agrees with fit_global's certified optimum to 2e-12 (data set 0)
+    sdp_solver: str = "CLARABEL"
     slack: float = 1e-6
     # at the SDP-decoded optimum the dual point is the optimal one: measured looseness 1e-7 relative; 1e-4 leaves
     # room for the decoding's rounding yet rejects a bound that is loose at the optimum (Adam nets: 10-70 %)
@@ -73,13 +75,15 @@ QUADRATIC = {
     "small": Quadratic(n=30, d=4, neurons=3, steps=(100, 2000, 5000), seeds=2, data_seeds=2,
                        deviation="planted n=30, d=4; 2 data sets × 2 seeds × 3 stopping points"),
     "paper": Quadratic(n=100, d=10, neurons=5, width=24, steps=(200, 5000, 20000), seeds=3, data_seeds=3,
+                       sdp_solver="SCS", sdp_tol=1e-10,
                        deviation="planted (the notebook's n=100) with unit neurons and d=10 so the SDP stays small"),
 }
 
 
 def quadratic_run(s: Quadratic, runner: Runner) -> dict[str, Any]:
     base = {"n": s.n, "d": s.d, "neurons": s.neurons, "beta": s.beta, "tol": s.tol}
-    sdp = runner.map(quadratic_sdp, [{**base, "data_seed": k, "sdp_tol": s.sdp_tol} for k in range(s.data_seeds)],
+    sdp = runner.map(quadratic_sdp, [{**base, "data_seed": k, "sdp_tol": s.sdp_tol, "solver": s.sdp_solver}
+                                     for k in range(s.data_seeds)],
                      desc="certify quadratic sdp")
     nets = runner.map(quadratic_trained, [{**base, "data_seed": k, "seed": runner.seed + j, "width": s.width,
                                            "steps": t, "lr": s.lr} for k in range(s.data_seeds)
@@ -91,7 +95,7 @@ def quadratic_run(s: Quadratic, runner: Runner) -> dict[str, Any]:
        statement="the trust-region dual lower bound of a quadratic-activation net is never above the SDP optimum "
                  "p*, certifies no net above it, and is tight at a global optimum",
        paper_value="lower_bound ≤ p* ≤ objective; gap 0 at the optimum", settings=QUADRATIC, run=quadratic_run,
-       needs=("cvxpy",), cpu_only="the SDP is solved by CVXPY (Clarabel) on the CPU",
+       needs=("cvxpy",), cpu_only="the SDP is solved by CVXPY (Clarabel or SCS) on the CPU",
        budget={"smoke": "5 s", "small": "60 s", "paper": "20 min"})
 def judge_quadratic(data: dict[str, Any], s: Quadratic) -> Judgement:
     rule = (f"reproduced iff every lower bound (Adam nets and the SDP-decoded optimum) is ≤ p* + {s.slack:g}·max(1,"

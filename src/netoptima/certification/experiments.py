@@ -33,12 +33,13 @@ def _quadratic_data(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 @run_fn(version=1)
 def quadratic_sdp(config: dict[str, Any]) -> dict[str, Any]:
-    """p* of the planted problem by the lifted SDP (CVXPY + Clarabel), and the certificate of the network
+    """p* of the planted problem by the lifted SDP (CVXPY + Clarabel or SCS), and the certificate of the network
     decoded from the SDP solution (a global optimum found without the certifier)."""
     from netoptima.convex import PAPER_ACTIVATION, fit_sdp, neural_decomposition
 
     X, y = _quadratic_data(config)
-    sdp = fit_sdp(X, y, activation=PAPER_ACTIVATION, beta=config["beta"], solver="CLARABEL", tol=config["sdp_tol"])
+    sdp = fit_sdp(X, y, activation=PAPER_ACTIVATION, beta=config["beta"], solver=config["solver"],
+                  tol=config["sdp_tol"])
     net = neural_decomposition(sdp.Z, sdp.Z_prime, activation=PAPER_ACTIVATION)
     c = certify(net, X, y, beta=config["beta"], tol=config["tol"])
     return {"p_star": sdp.value, "decoded": _cert(c)}
