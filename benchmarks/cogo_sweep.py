@@ -4,13 +4,15 @@ Both train d = 23, q = 512 with the paper's protocol (Adam lr 0.01, coupled wd, 
 same process and thread count, interleaved over several rounds (median reported) so that a shared machine's
 load hits both alike. The straightforward form gathers h = W_a[:, g1] + W_b[:, g2], squares, multiplies and runs
 autograd + torch.optim.Adam (``netoptima.cogo.train_reference``); ours evaluates the full pair grid with a
-per-seed mask as three batched GEMMs and a hand-written backward and Adam (``netoptima.cogo.train``).
+per-seed mask as three GEMMs per seed (one seed at a time on the CPU), a hand-written backward and a fused Adam
+step over all seeds (``netoptima.cogo.train``).
 
 Reported: seed-epochs/s of each (ours at fixed width, S = 1 and S = 4 seeds per tensor program), the ratio,
-our achieved GFLOP/s (3 GEMMs of 2·d³·q flops per seed-epoch) against a 1024² float32 GEMM measured in the
-same run, the d = 71 rate against that run's GEMM, and the end-to-end rate of a full paper-protocol run (10,000
-epochs, wd 1e-4) in which the trainer drops the nodes that weight decay has killed (the reference's per-epoch cost
-is constant, so its rate is the same).
+our achieved GFLOP/s (3 GEMMs of 2·d³·q useful flops per seed-epoch; the zero rows that pad W_c's d classes to a
+multiple of 8 are not counted) against a 1024² float32 GEMM measured in the same run, the d = 71 rate against
+that run's GEMM, and the end-to-end rate of a full paper-protocol run (10,000 epochs, wd 1e-4) in which the trainer
+drops the nodes that weight decay has killed (the reference's per-epoch cost is constant, so its rate is the
+same).
 
     python benchmarks/cogo_sweep.py [--threads 1] [--rounds 3] [--out benchmarks/results/cogo_sweep.json]
 """

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from netoptima.cogo import default_init, train
-from netoptima.cogo.model import pair_loss, train_test_indices
+from netoptima.cogo.model import grid_targets, pair_loss, train_test_indices
 from netoptima.cogo.train import train_reference
 from netoptima.conventions import TrainingDiverged
 
@@ -186,3 +186,69 @@ def test_group_trainer_on_z3_x_z5_is_the_z15_trainer_up_to_the_crt_relabelling()
 def test_bad_groups_raise_before_training(bad, match):
     with pytest.raises(ValueError, match=match):
         train(bad, 8, seeds=[0], weight_decay=0.0, steps=1, quiet=True)
+
+
+# ---------------------------------------------------------------------------------------------- the hand-written kernel
+def _autograd_gradients(d, weights, seed):
+    """∂ℓ/∂(W_a, W_b, W_c) of one net's training loss by autograd on the train pairs (float64)."""
+    from netoptima.cogo.model import projected_l2_loss
+
+    tr = torch.from_numpy(np.asarray(train_test_indices(d, seed)[0]))
+    g1, g2 = tr // d, tr % d
+    W = [w.detach().clone().requires_grad_(True) for w in weights]
+    h = W[0][:, g1] + W[1][:, g2]  # (q, n)
+    projected_l2_loss((W[2] @ h**2).T, (g1 + g2) % d).backward()
+    return [w.grad for w in W]
+
+
+def test_kernel_gradients_equal_autograd_in_float64():
+    from netoptima.cogo.train import _masks, _State
+
+    d, q, seeds = 7, 16, [3, 8]
+    inits = [default_init(d, q, s, dtype=torch.float64) for s in seeds]
+    st = _State(tuple(torch.stack([w[i] for w in inits]) for i in range(3)))
+    assert st.dp == 8  # one zero-padded class row
+    train_mask, _ = _masks(d, seeds, 0.1, torch.device("cpu"), torch.float64)
+    negY = torch.zeros(1, st.dp, d * d, dtype=torch.float64)
+    negY[:, :d] = -grid_targets(d, dtype=torch.float64).reshape(d, d * d)  # −P⊥e_{g1+g2} on every pair
+    st.gradients(negY, train_mask * (4.0 / train_mask.sum(-1, keepdim=True)))
+    got = st._views(st.grad)
+    for i, s in enumerate(seeds):
+        for x, y in zip((g[i] for g in got), _autograd_gradients(d, inits[i], s), strict=True):
+            # the same sums in another order: float64 round-off only (~1e-16 relative per operation)
+            torch.testing.assert_close(x, y, rtol=0, atol=1e-12 * float(y.abs().max()))
+    assert torch.equal(st.gWc_pad[:, d:], torch.zeros_like(st.gWc_pad[:, d:]))  # the padding row gets no gradient
+
+
+def test_padding_rows_stay_zero_and_seeds_do_not_interact():
+    from netoptima.cogo.train import _State
+
+    kw = dict(weight_decay=1e-3, steps=120, record_every=60, quiet=True)
+    both = train(11, 24, seeds=[1, 2], **kw)
+    for i, s in enumerate([1, 2]):
+        alone = train(11, 24, seeds=[s], **kw)
+        # the batch axis only stacks independent nets: each seed follows the same float32 path on its own
+        for x, y in zip(both.seed_weights(i), alone.seed_weights(0), strict=True):
+            assert torch.equal(x, y)
+    st = _State(tuple(w.clone() for w in both.weights))
+    for t in range(1, 4):
+        st.grad.normal_()
+        st.gWc_pad[:, 11:] = 0.0  # what gradients() leaves there (previous test)
+        st.adam_step(t, lr=0.01, weight_decay=1e-3)
+    pad = [buf.view(2, -1)[:, (2 * 11 + 11) * 24:] for buf in (st.flat, st.m, st.v)]
+    assert all(torch.equal(p, torch.zeros_like(p)) for p in pad)  # Adam keeps a zero row with zero gradient zero
+
+
+def test_float32_trainer_follows_the_float32_reference():
+    d, q, seeds, wd, epochs = 11, 32, [1, 2], 1e-3, 300
+    res = train(d, q, seeds=seeds, weight_decay=wd, steps=epochs, record_every=100, quiet=True)
+    for i, s in enumerate(seeds):
+        W, losses = train_reference(d, q, seed=s, weight_decay=wd, steps=epochs)
+        # Both are float32 with sums in different orders. Adam divides each gradient by its own RMS, so a relative
+        # gradient round-off of ~1e-6 moves each step by ~1e-6·lr; over 300 steps the two paths drift apart by
+        # ~3e-6 (measured 2-3e-6, as far as either float32 run is from its float64 counterpart). 2e-5 is 7x that
+        # and ~1e-4 of the weights' scale; an error in the kernel (a wrong factor or term) moves them by > 1e-2.
+        for x, y in zip(res.seed_weights(i), W, strict=True):
+            torch.testing.assert_close(x, y, rtol=0, atol=2e-5)
+        for row, epoch in enumerate(res.epochs.tolist()[:-1]):
+            assert float(res.train_loss[row, i]) == pytest.approx(losses[epoch], rel=1e-4)
