@@ -191,3 +191,29 @@ def test_noise_instead_of_the_explicit_lm_solution_drops_the_lm_verdicts(monkeyp
     for cid in ("explicit.lm_near_optimal", "explicit.random_init_moves_toward", "explicit.warm_start_faster"):
         ev = run_claim(registry[cid], "smoke", broken)
         assert ev.verdict == "not reproduced", (cid, ev.judgement)
+
+
+def test_paper_full_switches_the_lm_paper_settings_between_the_labelled_subset_and_the_full_setting(monkeypatch):
+    from netoptima.explicit import claims as ec
+
+    monkeypatch.delenv("NETOPTIMA_PAPER_FULL", raising=False)
+    subsets = ec.paper_settings()
+    assert set(subsets) == {"explicit.lm_near_optimal", "explicit.random_init_moves_toward",
+                            "explicit.warm_start_faster", "explicit.better_optima"}
+    for s in subsets.values():
+        assert s.deviation.startswith("paper setting, subset:") and (s.vocab, s.train_tokens) == (1_000, None)
+    monkeypatch.setenv("NETOPTIMA_PAPER_FULL", "1")
+    full = ec.paper_settings()
+    for k, s in full.items():
+        assert (s.vocab, s.train_tokens, s.eval_tokens) == (5_000, None, None)
+        assert not s.deviation.startswith("paper setting, subset:")
+        # the subset leaves out the vocabulary (and the near-optimal claim's L-BFGS iterations), nothing else
+        sub = subsets[k]
+        diff = {f for f in ("epochs", "seeds", "lbfgs_iter", "setups", "n_train", "evals")
+                if getattr(s, f, None) != getattr(sub, f, None)}
+        assert diff == ({"lbfgs_iter"} if k == "explicit.lm_near_optimal" else set())
+    assert full["explicit.lm_near_optimal"].lbfgs_iter == 500 and full["explicit.random_init_moves_toward"].seeds == 5
+    # runs shared across claims need identical LM data and solver budgets in both settings
+    for pick in (subsets, full):
+        warm, better = pick["explicit.warm_start_faster"], pick["explicit.better_optima"]
+        assert (warm.vocab, warm.lbfgs_iter, warm.context) == (better.vocab, better.lbfgs_iter, better.context)

@@ -97,7 +97,7 @@ def _mnist(cfg: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 # ---------------------------------------------------------------------------------------------- LM runs
-@run_fn(version=1)
+@run_fn(version=2)  # 2: fused Adam
 def lm_setting(cfg: dict[str, Any]) -> dict[str, Any]:
     """One (K, aggregate) LM setting: the explicit solution, its tempered α* ablation, the same formula with
     ``low_smoothing``, Adam warm-started from it (``epochs``, ``lr``, ``batch``) and the L-BFGS optimum
@@ -134,7 +134,7 @@ def lm_setting(cfg: dict[str, Any]) -> dict[str, Any]:
             return rec
 
         res = train(model, task.contexts, task.targets, lr=cfg["lr"], epochs=cfg["epochs"], batch_size=cfg["batch"],
-                    evals_per_epoch=2, seed=cfg["seed"], evaluate=evaluate, device=dev, quiet=True)
+                    evals_per_epoch=2, seed=cfg["seed"], evaluate=evaluate, device=dev, quiet=True, fused=True)
         out["warm_curve"] = [{k: r[k] for k in ("epoch", "train", "valid")} for r in res.curve]
         out["warm_final"] = _losses(model, task)
         out["warm_best"] = {"epoch": min(r["epoch"] for r in res.curve[1:] if r["valid"] == best["valid"]),
@@ -145,7 +145,7 @@ def lm_setting(cfg: dict[str, Any]) -> dict[str, Any]:
         return out
 
 
-@run_fn(version=1)
+@run_fn(version=2)  # 2: fused Adam
 def lm_curve(cfg: dict[str, Any]) -> dict[str, Any]:
     """Adam from the explicit solution (``start="warm"``) or a random init (``"cold"``) for ``epochs`` at ``lr``
     (batch ``batch``, ``evals`` records per epoch): training / valid loss and the row-centred distance to the
@@ -165,7 +165,8 @@ def lm_curve(cfg: dict[str, Any]) -> dict[str, Any]:
                     "distance_control": row_centered_distance(Ut, U_ctrl, weights=task.row_weights, reference=U)}
 
         res = train(model, task.contexts, task.targets, lr=cfg["lr"], epochs=cfg["epochs"], batch_size=cfg["batch"],
-                    evals_per_epoch=cfg["evals"], seed=cfg["seed"], evaluate=evaluate, device=cfg["device"], quiet=True)
+                    evals_per_epoch=cfg["evals"], seed=cfg["seed"], evaluate=evaluate, device=cfg["device"], quiet=True,
+                    fused=True)
         keys = ("epoch", "seconds", "train", "valid", "distance", "distance_control")
         return {"curve": [{k: r[k] for k in keys} for r in res.curve], "explicit_seconds": t_explicit,
                 "explicit_train": lm_loss(_lm_model(cfg, U), task.train), "uniform": math.log(cfg["vocab"])}
