@@ -38,6 +38,19 @@ def test_fit_global_above_the_newton_only_dimension_matches_the_sdp(seed, n, d):
     _check_reported_certificate(res, X, y, 0.5)
 
 
+def test_fit_global_cold_start_from_factors_reaches_the_sdp_optimum_at_d40():
+    """24 < d <= 73: the first certificate is of the Burer–Monteiro start (width > 0, not the empty net), and the
+    run still ends at the SDP's value (SCS at 1e-10: its objective is accurate to ~1e-8 relative, hence 2e-7)."""
+    X, y, _, _ = planted_demo(120, 40, neurons=3, power=1, activation=ACT, seed=4)
+    sdp = fit_sdp(X, y, activation=ACT, beta=1.0, solver="SCS", tol=1e-10)
+    res = fit_global(X, y, activation=ACT, beta=1.0, tol=1e-7, max_iter=300)
+    assert res.history[0]["width"] > 0
+    assert res.converged and res.certificate.relative_gap <= 1e-7
+    assert res.certificate.lower_bound <= sdp.value + 1e-8 * abs(sdp.value)
+    assert res.certificate.objective == pytest.approx(sdp.value, rel=2e-7)
+    _check_reported_certificate(res, X, y, 1.0)
+
+
 def test_fit_global_large_d_uses_the_factored_polish_and_certifies():
     """k(d+1) above the dense-Newton size: the Burer–Monteiro polish alone reaches the gap (SDP refused here)."""
     X, y, _, _ = planted_demo(300, 110, neurons=3, power=1, activation=ACT, seed=1, unit_neurons=True)

@@ -190,6 +190,27 @@ def test_newton_dense_hessian_matches_finite_differences_of_the_riemannian_gradi
     assert np.abs(Hv - fd).max() <= 1e-6 * np.abs(fd).max()
 
 
+def test_newton_hessian_buffers_are_not_stale_across_points_and_widths():
+    # the upper-triangle Hessian reuses its work arrays: after moving to another point (and another width) the
+    # result must equal a fresh problem's bit for bit up to BLAS rounding (1e-12 relative)
+    from netoptima.convex._newton import _Problem
+
+    rng = np.random.default_rng(4)
+    n, d = 50, 6
+    X, y = rng.normal(size=(n, d)), rng.normal(size=n)
+    prob = _Problem(X, y, 0.3, (0.2, 0.5, 0.4), "squared", 1.0)
+    for k in (4, 4, 3, 5):
+        U = rng.normal(size=(k, d))
+        U /= np.linalg.norm(U, axis=1, keepdims=True)
+        alpha = rng.normal(size=k)
+        prob.at(U, alpha)
+        fresh = _Problem(X, y, 0.3, (0.2, 0.5, 0.4), "squared", 1.0)
+        fresh.at(U, alpha)
+        H, ref = prob.dense_hessian(), fresh.dense_hessian()
+        assert np.allclose(H, H.T, rtol=0, atol=0)
+        assert np.abs(H - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
 @pytest.mark.parametrize("r", [(3, 2), (4, 0), (0, 2)])
 def test_burer_monteiro_objective_matches_the_decoded_network_and_finite_differences(r):
     # the stacked (issue 16) evaluation of the factor objective: its value must equal the objective of the network

@@ -27,6 +27,7 @@ import scipy.linalg
 
 from netoptima.convex.model import loss_grad, loss_value
 
+_POTRF, _POTRS, _SYMV = scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotrs, scipy.linalg.blas.dsymv
 DENSE_MAX = 1500  # ambient parameter count k(d+1) up to which the Hessian is built densely (else CG)
 
 
@@ -42,6 +43,7 @@ class _Problem:
     def __init__(self, X: np.ndarray, y: np.ndarray, beta: float, abc: tuple[float, float, float], loss: str,
                  delta: float) -> None:
         self.X, self.y, self.beta, self.abc, self.loss, self.delta = X, y, beta, abc, loss, delta
+        self.buffers: dict[str, np.ndarray] = {}
 
     def value(self, U: np.ndarray, alpha: np.ndarray) -> float:
         a, b, c = self.abc
@@ -102,10 +104,17 @@ class _Problem:
         return HU, ha
 
     def dense_hessian(self) -> np.ndarray:
-        """The Riemannian Hessian in ambient coordinates [vec(U); α] ((k(d+1))², radial directions set to 1).
+        """The Riemannian Hessian in ambient coordinates [vec(U); α] ((k(d+1))², radial directions set to 1)."""
+        H = self.dense_hessian_upper()
+        return np.triu(H) + np.triu(H, 1).T
+
+    def dense_hessian_upper(self) -> np.ndarray:
+        """:meth:`dense_hessian`'s upper triangle (the lower one is not set), Fortran order, in a reused buffer.
 
         The Jacobian's u-blocks are projected onto the tangent spaces before the product (n·k·d work instead of
-        projecting the (k(d+1))² matrix), and JᵀDJ is one symmetric rank-n update (BLAS syrk, half a GEMM).
+        projecting the (k(d+1))² matrix), and JᵀDJ is one symmetric rank-n update (BLAS syrk, half a GEMM). Only
+        the upper triangle is formed and the buffers are reused: at d = 40, k = 17 symmetrising the 4 MB matrix
+        and page-faulting fresh ones cost more than the syrk itself (issue 16: 11.5 -> ~4 ms per Hessian).
         """
         a = self.abc[0]
         X, U, alpha = self.X, self.U, self.alpha
@@ -114,13 +123,15 @@ class _Problem:
         kd = k * d
         T = X @ U.T  # (n, k)
         sd = np.sqrt(self.D)  # ℓ'' is 1 (squared) or 0/1 (Huber)
-        J = np.empty((n, kd + k), order="F")
+        J = _buffer(self.buffers, "J", (n, kd + k))
         # ∂ŷ/∂u_j (I − u_j u_jᵀ) = α_j σ'(Xu_j) ⊙ (X − (Xu_j) u_jᵀ)
-        J[:, :kd] = ((self.P * (alpha * sd[:, None]))[:, :, None] * (X[:, None, :] - T[:, :, None] * U[None]))\
-            .reshape(n, kd)
+        W = self.P * (alpha * sd[:, None])  # (n, k)
+        Ju = W[:, :, None] * X[:, None, :]
+        Ju -= (W * T)[:, :, None] * U[None]
+        J[:, :kd] = Ju.reshape(n, kd)
         J[:, kd:] = self.S * sd[:, None]
-        H = scipy.linalg.blas.dsyrk(1.0, J, trans=1, lower=0)  # upper triangle of JᵀDJ
-        H = np.triu(H) + np.triu(H, 1).T
+        H = _buffer(self.buffers, "H", (kd + k, kd + k))
+        H = scipy.linalg.blas.dsyrk(1.0, J, beta=0.0, c=H, trans=1, lower=0, overwrite_c=1)  # upper of JᵀDJ
         XwX = X.T @ (self.w[:, None] * X)  # (d, d)
         eye = np.eye(d)
         for j in range(k):
@@ -128,10 +139,16 @@ class _Problem:
             Pj = eye - np.outer(U[j], U[j])
             # second-order term of σ, the sphere's curvature −(uᵀ∇f)Π, a unit weight on the radial direction
             H[sl, sl] += Pj @ (2 * a * alpha[j] * XwX) @ Pj - self.radial[j] * Pj + np.outer(U[j], U[j])
-            cj = Pj @ self.C[j]  # the α–u coupling
-            H[sl, kd + j] += cj
-            H[kd + j, sl] += cj
+            H[sl, kd + j] += Pj @ self.C[j]  # the α–u coupling (upper triangle: rows < columns)
         return H
+
+
+def _buffer(store: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A Fortran-ordered float64 work array of this shape, reused across calls (contents undefined)."""
+    buf = store.get(name)
+    if buf is None or buf.shape != shape:
+        buf = store[name] = np.empty(shape, order="F")
+    return buf
 
 
 def _retract(U: np.ndarray, alpha: np.ndarray, XiU: np.ndarray, eta: np.ndarray, s: np.ndarray,
@@ -195,21 +212,24 @@ def newton_polish(X: np.ndarray, y: np.ndarray, U: np.ndarray, alpha: np.ndarray
         mu = theta * gnorm
         if k * (d + 1) <= dense_max:
             if H is None or H.shape[0] != k * (d + 1):
-                H = prob.dense_hessian()
+                H = prob.dense_hessian_upper()  # upper triangle only (LAPACK/BLAS read no more)
             g = np.concatenate([gU.ravel(), ga])
-            scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
+            diag = np.arange(H.shape[0])
+            scale = max(float(np.abs(H[diag, diag]).max()), 1e-300)
             shift = max(mu, 0.5 * hint)
+            F = _buffer(prob.buffers, "F", H.shape)
             for _ in range(60):
-                try:
-                    cf = scipy.linalg.cho_factor(H + shift * np.eye(H.shape[0]), check_finite=False)
+                np.copyto(F, H)
+                F[diag, diag] += shift
+                cf, info = _POTRF(F, lower=0, clean=0, overwrite_a=1)
+                if info == 0:
                     break
-                except np.linalg.LinAlgError:
-                    shift = max(4 * shift, 1e-10 * scale)
+                shift = max(4 * shift, 1e-10 * scale)
             else:
                 break
             hint = shift if shift > mu else 0.0
-            p = -scipy.linalg.cho_solve(cf, g, check_finite=False)
-            gp, pHp = float(g @ p), float(p @ H @ p)
+            p = -_POTRS(cf, g, lower=0)[0]
+            gp, pHp = float(g @ p), float(p @ _SYMV(1.0, H, p, lower=0))
             pred = -(gp + 0.5 * pHp)
             pU, pa = p[: k * d].reshape(k, d), p[k * d:]
             pU = pU - (pU * U).sum(1, keepdims=True) * U  # exact tangent (rounding)
