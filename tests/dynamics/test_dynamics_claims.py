@@ -115,39 +115,55 @@ def test_notebook_gd_judge_not_reproduced_far_from_the_printed_loss():
     assert j.verdict == "not reproduced" and "trend only" in j.paper_says
 
 
-def _ensemble_data(scale: list[float], spread: float = 0.05, diverged: int | None = None) -> dict:
-    """Five inits around scale × the printed values (±spread, mean exactly scale × printed), as the paper run stores."""
+_UNIT = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / math.sqrt(2.5)  # five values with mean 0 and SD (ddof=1) 1
+
+
+def _ensemble_data(mean_over_printed: float | list[float], rel_sd: float | list[float], diverged: int | None = None,
+                   printed_offset: float = 0.0) -> dict:
+    """Five inits per printed epoch with exactly mean = ratio × printed and SD = rel_sd × mean, as the paper run
+    stores them; ``printed_offset`` moves the printed value by that many SD from the mean instead (via the mean)."""
     epochs = list(paper.NOTEBOOK_GD_PRINTED)
-    offsets = [-2 * spread, -spread, 0.0, spread, 2 * spread]
-    runs = [{"seed": 218 + k, "diverged": diverged if k == 4 else None,
-             "loss": [paper.NOTEBOOK_GD_PRINTED[e] * scale[i] * (1 + o) for i, e in enumerate(epochs)]}
-            for k, o in enumerate(offsets)]
-    first = [paper.NOTEBOOK_GD_PRINTED[e] * scale[i] * (1 - 2 * spread) for i, e in enumerate(epochs)]
+    ratio = np.broadcast_to(np.asarray(mean_over_printed, dtype=float), (len(epochs),))
+    sd_rel = np.broadcast_to(np.asarray(rel_sd, dtype=float), (len(epochs),))
+    printed = np.array([paper.NOTEBOOK_GD_PRINTED[e] for e in epochs])
+    sd = sd_rel * ratio * printed
+    mean = ratio * printed - printed_offset * sd  # the printed value sits printed_offset SD above the mean
+    vals = mean[None, :] + sd[None, :] * _UNIT[:, None]  # (5 inits, epochs)
+    runs = [{"seed": 218 + k, "diverged": diverged if k == 4 else None, "loss": list(vals[k])} for k in range(5)]
     loss = [26.5] * 5000
-    for e, v in zip(epochs, first, strict=True):
-        loss[e - 1] = v
+    for i, e in enumerate(epochs):
+        loss[e - 1] = float(vals[0, i])
     return {"loss": loss, "diverged": None, "seed": 218, "ensemble": {"epochs": epochs, "runs": runs}}
+
+
+# the 95% prediction interval of a new draw from 5 inits, computed independently: t(0.975, 4) = 2.7764 (tables)
+_HALF = 2.7764 * math.sqrt(1 + 1 / 5)
 
 
 def test_notebook_gd_ensemble_judge_reproduced_when_the_printed_run_is_a_draw_of_our_inits():
     s = nb.NOTEBOOK_GD["paper"]
-    # our inits spread ±8% around the printed values (SD 7.9%); the as-written seed alone is 10% below: inside
-    j = nb.judge_notebook_gd(_ensemble_data([1.0] * 50), s)
+    # the measured profile: SD/mean 1% at epoch 100 rising to 7.9% at 5000; the printed run at the ensemble mean
+    profile = list(np.linspace(0.01, 0.079, len(paper.NOTEBOOK_GD_PRINTED)))
+    j = nb.judge_notebook_gd(_ensemble_data(1.0, profile), s)
     assert j.verdict == "reproduced", j
     assert "50 of 50" in j.measured
+    # the interval's edge: 0.98 of the half-width inside, 1.02 outside (a wrong quantile or df moves the edge)
+    assert nb.judge_notebook_gd(_ensemble_data(1.0, 0.05, printed_offset=0.98 * _HALF), s).verdict == "reproduced"
+    assert nb.judge_notebook_gd(_ensemble_data(1.0, 0.05, printed_offset=1.02 * _HALF), s).verdict == "partly"
 
 
 def test_notebook_gd_ensemble_judge_fails_when_the_printed_run_is_outside_our_inits():
     s = nb.NOTEBOOK_GD["paper"]
-    n = len(paper.NOTEBOOK_GD_PRINTED)
-    # a tight ensemble (SD 1.6%) 12% below every printed value: outside the interval, within 25%: partly
-    assert nb.judge_notebook_gd(_ensemble_data([0.88] * n, spread=0.01), s).verdict == "partly"
-    # 40% below (a wrong learning rate): not reproduced
-    assert nb.judge_notebook_gd(_ensemble_data([0.6] * n), s).verdict == "not reproduced"
-    # an ensemble so spread (SD 32%) that it contains anything tests nothing: at most partly
-    assert nb.judge_notebook_gd(_ensemble_data([1.0] * n, spread=0.2), s).verdict == "partly"
+    profile = list(np.linspace(0.01, 0.079, len(paper.NOTEBOOK_GD_PRINTED)))
+    # a method shifted by 15% at every epoch (e.g. another learning rate): outside the tight early intervals
+    assert nb.judge_notebook_gd(_ensemble_data(0.85, profile), s).verdict == "partly"
+    # 40% below: not reproduced; 28% below with a wide spread (SD 14%), whose interval would contain it: not either
+    assert nb.judge_notebook_gd(_ensemble_data(0.6, profile), s).verdict == "not reproduced"
+    assert nb.judge_notebook_gd(_ensemble_data(0.72, 0.14), s).verdict == "not reproduced"
+    # an ensemble too spread to tell a shifted method from the notebook (SD 12% > 10%): at most partly
+    assert nb.judge_notebook_gd(_ensemble_data(1.0, 0.12), s).verdict == "partly"
     # one init diverged: not reproduced
-    assert nb.judge_notebook_gd(_ensemble_data([1.0] * n, diverged=700), s).verdict == "not reproduced"
+    assert nb.judge_notebook_gd(_ensemble_data(1.0, profile, diverged=700), s).verdict == "not reproduced"
 
 
 # ---- dynamics.hb_width / nag_width --------------------------------------------------------------------------------

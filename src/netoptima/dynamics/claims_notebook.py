@@ -46,10 +46,11 @@ class NotebookGd(Settings):
     # seeds ≥ 3: the printed run is one init draw, compared with `seeds` inits 218, 219, …: it must lie inside the
     # 95% prediction interval of a new draw, mean ± t(0.975, n−1)·√(1 + 1/n)·SD, at every printed epoch. Why: the
     # as-written torch.manual_seed(218) init is not the notebook's draw (epoch 5000: 0.0561 vs 0.0620 printed; the
-    # same init in float64 moves it 0.04%), and inits 218–222 spread by 8% (SD/mean) at epoch 5000 — wider than
-    # `tol`. An ensemble spread above max_rel_sd at a printed epoch is too wide to test anything: at most partly
+    # same init in float64 moves it 0.04%), and inits 218–222 spread by 7.9% (SD/mean) at epoch 5000 (1% at epoch
+    # 100) — wider than `tol`. A spread above max_rel_sd (the measured 7.9% × 1.25) at a printed epoch makes the
+    # interval (±3.04 SD at n = 5) too wide to tell a shifted method from the notebook: at most partly
     seeds: int = 1
-    max_rel_sd: float = 0.15
+    max_rel_sd: float = 0.10
 
 
 NOTEBOOK_GD = {
@@ -68,7 +69,7 @@ def notebook_gd_run(s: NotebookGd, runner: Runner) -> dict[str, Any]:
     runs = _notebook(runner, configs, s.in_process)
     r = runs[0]
     data = {"loss": r["loss"], "diverged": r["diverged"], "seed": r["seed"]}
-    if s.seeds > 1:  # every init at the printed epochs (the full curves stay in the run records)
+    if s.seeds >= 3:  # every init at the printed epochs (the full curves stay in the run records)
         printed = [e for e in paper.NOTEBOOK_GD_PRINTED if e <= s.epochs]
         data["ensemble"] = {"epochs": printed, "runs": [
             {"seed": x["seed"], "diverged": x["diverged"], "loss": [x["loss"][e - 1] if len(x["loss"]) >= e else None
@@ -112,8 +113,8 @@ def _judge_ensemble(ens: dict[str, Any], s: NotebookGd, reached: dict[int, float
 
     rule = (f"the printed run is one more init: reproduced iff at every printed epoch it lies within the 95% "
             f"prediction interval of a new draw from our {s.seeds} inits (mean ± t·√(1 + 1/n)·SD) and their spread "
-            f"SD/mean ≤ {s.max_rel_sd:.0%}; partly iff within {s.partly_tol:.0%} of their mean; every init must "
-            "finish and stay finite")
+            f"SD/mean ≤ {s.max_rel_sd:.0%}, and their mean is within {s.partly_tol:.0%} of every printed value; "
+            f"partly iff only the last holds; every init must finish and stay finite")
     runs = ens["runs"]
     if len(runs) < s.seeds or any(r["diverged"] or None in r["loss"] for r in runs):
         return Judgement("not reproduced", measured, rule, f"{detail}; an init diverged or did not finish: "
@@ -126,7 +127,7 @@ def _judge_ensemble(ens: dict[str, Any], s: NotebookGd, reached: dict[int, float
     z = np.abs(printed - mean) / (half * sd)  # > 1: outside the interval
     spread, off_mean = float((sd / mean).max()), float(np.abs(mean / printed - 1).max())
     inside = bool((z <= 1).all())
-    verdict = verdict_of(inside and spread <= s.max_rel_sd, off_mean <= s.partly_tol)
+    verdict = verdict_of(inside and spread <= s.max_rel_sd and off_mean <= s.partly_tol, off_mean <= s.partly_tol)
     at = {e: i for i, e in enumerate(ens["epochs"])}
     measured = (", ".join(f"{mean[at[e]]:.4g} ± {sd[at[e]]:.2g} @{e} (paper {reached[e]:.4g})"
                           for e in (100, 1000, 5000) if e in at) + f" over {n} inits; the printed run inside the "
