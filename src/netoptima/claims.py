@@ -49,12 +49,13 @@ EVIDENCE_FORMAT = 2  # the version of evidence.json's layout
 # ``--scale paper`` runs a labelled subset where the paper's full setting costs far more than ~2 h on 2 cores;
 # with this variable set to 1 (read at import) it runs the full setting instead
 PAPER_FULL_ENV = "NETOPTIMA_PAPER_FULL"
+PAPER_SUBSET_PREFIX = "paper setting, subset:"  # how a subset's deviation starts (the report and `list` show it)
 
 __all__ = [
-    "BROKEN_PARTS", "Claim", "EVIDENCE_FORMAT", "Evidence", "Judgement", "NotRun", "PAPER_FULL_ENV", "PARTS", "SCALES",
-    "Scale", "Settings", "VERDICTS", "all_claims", "check_scale", "claim", "discover", "loglog_slope", "paper_subset",
-    "register",
-    "rejudge", "run_claim", "select", "settings_from_json", "verdict_in_range", "worst",
+    "BROKEN_PARTS", "Claim", "EVIDENCE_FORMAT", "Evidence", "Judgement", "NotRun", "PAPER_FULL_ENV",
+    "PAPER_SUBSET_PREFIX", "PARTS", "SCALES", "Scale", "Settings", "VERDICTS", "all_claims", "check_scale", "claim",
+    "discover", "loglog_slope", "paper_subset", "register", "rejudge", "run_claim", "select", "settings_from_json",
+    "verdict_in_range", "worst",
 ]
 
 
@@ -264,8 +265,8 @@ def paper_subset(subset: SettingsT, full: SettingsT) -> SettingsT:
     The subset's ``deviation`` must start with "paper setting, subset:" and say what is left out; the full
     setting's names only what no run can match (data not shipped, unknown details).
     """
-    if not subset.deviation.startswith("paper setting, subset:"):
-        raise ValueError(f"a paper subset's deviation must start with 'paper setting, subset:', got "
+    if not subset.deviation.startswith(PAPER_SUBSET_PREFIX):
+        raise ValueError(f"a paper subset's deviation must start with {PAPER_SUBSET_PREFIX!r}, got "
                          f"{subset.deviation[:60]!r}")
     return full if os.environ.get(PAPER_FULL_ENV) == "1" else subset
 

@@ -226,6 +226,7 @@ PAPER_RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper"
 
 def _measured_paper(claim_dir: Path) -> str:
     """The stored paper-scale time and verdict of one claim (or its sweep's progress), '' when none."""
+    from netoptima.claims import PAPER_SUBSET_PREFIX
     from netoptima.sweep import read_progress
 
     for name in ("evidence.json", PROGRESS):
@@ -245,7 +246,8 @@ def _measured_paper(claim_dir: Path) -> str:
         seconds = rec.get("seconds")
         took = f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "time not recorded"
         resumed = f", {rec['runs_resumed']} runs resumed from earlier sessions" if rec.get("runs_resumed") else ""
-        return f"{took}{resumed} -> {rec.get('verdict')} ({where})"
+        subset = " (paper subset)" if str(rec.get("deviation", "")).startswith(PAPER_SUBSET_PREFIX) else ""
+        return f"{took}{resumed} -> {rec.get('verdict')}{subset} ({where})"
     return ""
 
 

@@ -64,8 +64,11 @@ class Quadratic(Settings):
     # paper scale uses SCS at 1e-10: p* then agrees with fit_global's certified optimum to 2e-12 (data set 0)
     sdp_solver: str = "CLARABEL"
     slack: float = 1e-6
-    # at the SDP-decoded optimum the dual point is the optimal one: measured looseness 1e-7 relative; 1e-4 leaves
-    # room for the decoding's rounding yet rejects a bound that is loose at the optimum (Adam nets: 10-70 %)
+    # at the SDP-decoded optimum the dual point is the optimal one: measured looseness 1e-7 relative at small scale;
+    # 1e-4 leaves room for the decoding's rounding yet rejects a bound that is loose at the optimum (Adam nets:
+    # 10-70 %). At n = 100, d = 10 (paper) the decoded net is within 1e-10 of p* in objective but its bound is
+    # 1.9e-5…7.3e-4 loose (the dual point is the residual: its infeasibility grows like the square root of the
+    # primal error), so tightness there is limited by the SDP solve's accuracy and reads partly
     tight_tol: float = 1e-4
 
 

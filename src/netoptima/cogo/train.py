@@ -366,8 +366,9 @@ def train(d: Group, width: int, *, seeds: Sequence[int], weight_decay: float, st
     S, q, N = len(seeds), width, d * d
     # h and σ (per seed on the CPU, for all S on a GPU) and the residual O dominate; refuse before allocating
     S_work = 1 if device.type == "cpu" else S
+    d_pad = -(-d // _State.PAD) * _State.PAD
     check_memory(f"train(d={group or d}) with |G| = {d}, width {q} and {S} seeds (d must keep "
-                 f"2·{S_work}·q·|G|² + S·|G|³ values within memory)", (S_work, q, N), (S_work, q, N), (S, d + 7, N),
+                 f"2·{S_work}·q·|G|² + S·|G|³ values within memory)", (S_work, q, N), (S_work, q, N), (S, d_pad, N),
                  dtype=dtype)
     if init is None:
         inits = [default_init(d, q, s, dtype=dtype) for s in seeds]

@@ -1,6 +1,6 @@
 """A global solver without an SDP: conditional gradient / column generation with the exact TRS oracle (§3.6).
 
-Start from no neurons (at 24 < d <= 73 from a Burer–Monteiro fit of rank 10 per sign), or a warm start;
+Start from no neurons (at 24 < d <= 74 from a Burer–Monteiro fit of rank 10 per sign), or a warm start;
 repeat: certify the current network (exact max of |wᵀσ(Xu)| over the sphere by the trust-region subproblem);
 stop when the certified relative gap is below ``tol``; else add the most violating neuron(s), re-fit α by an
 exact sign-constrained Lasso over the active neurons, polish, and prune zero weights. The polish (issue 16): far
@@ -56,7 +56,7 @@ _EARLY_NEWTON = 15
 _NEWTON_CAP_GAP = 0.01
 _BM_MAXCOR = 20
 # Cold start above _NEWTON_ONLY_D while the dense Newton can still polish a network of 2·_START_RANK neurons
-# (2·_START_RANK·(d+1) <= DENSE_MAX, d <= 73): _START_STEPS L-BFGS steps on rank-_START_RANK Burer–Monteiro factors per
+# (2·_START_RANK·(d+1) <= DENSE_MAX, d <= 74): _START_STEPS L-BFGS steps on rank-_START_RANK Burer–Monteiro factors per
 # sign from a fixed small random point, in place of growing the width one oracle call at a time (0 -> 2 -> 6 -> 11 ->
 # 15 neurons at d = 40, 500 L-BFGS steps each). d = 40, n = 200, 4 seeds, sum of best-of-2 CPU s: 2.06 -> 1.43
 # (start seeds 0/1/2: 1.43/1.57/1.49; rank 8: 1.26 but 8 outer iterations on one seed; rank 12: 1.53; 600/1500
@@ -273,7 +273,7 @@ def fit_global(X: Any, y: Any, *, activation: Any, beta: float, tol: float = 1e-
                blas_threads: int | None = None) -> GlobalResult:
     """Globally optimal quadratic-activation network without an SDP, stopping on a certified gap (spec §3.6).
 
-    A cold start at 24 < d <= 73 first fits rank-10 Burer–Monteiro factors per sign (L-BFGS from a fixed random
+    A cold start at 24 < d <= 74 first fits rank-10 Burer–Monteiro factors per sign (L-BFGS from a fixed random
     point). Each outer iteration certifies the current network (exact TRS), adds the most violating neuron and the
     other violators of the same eigendecomposition, re-fits α exactly (sign-constrained Lasso), and polishes
     all (u_j, α_j) jointly: L-BFGS on the Burer–Monteiro factors of the lifts while the gap is large or the
