@@ -207,6 +207,8 @@ def _claim_meta(c: Any, scale: str, seed: int, device: str) -> dict[str, Any]:
 
 def _plan_claim(c: Any, scale: str, runner: Any, meta: dict[str, Any]) -> None:
     """Count a claim's finished and missing runs without running any (``reproduce --plan``)."""
+    from netoptima.sweep import runs_done
+
     if _verdict_scale(runner.claim_dir / "evidence.json") == scale:
         print(f"  {c.id}: has a verdict at scale {scale!r}", file=sys.stderr)
         return
@@ -217,7 +219,7 @@ def _plan_claim(c: Any, scale: str, runner: Any, meta: dict[str, Any]) -> None:
         counted = f"the sweeps before the first that needs earlier results ({type(exc).__name__})"
     runner.write_progress(**meta, counted=counted)
     finished, total = runner.counts
-    print(f"  {c.id}: {finished} of {total}{'' if counted == 'all' else '+'} runs done", file=sys.stderr)
+    print(f"  {c.id}: {runs_done(finished, total, counted)}", file=sys.stderr)
 
 
 # the committed paper-scale evidence of a source checkout (src/netoptima/cli.py -> <repo>/results/paper)

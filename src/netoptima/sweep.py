@@ -40,7 +40,7 @@ RunFn = Callable[[Config], dict[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Runner", "SchedulerUnreachable", "atomic_write_json", "config_hash", "connect", "read_progress", "run",
-           "run_fn"]
+           "run_fn", "runs_done"]
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -155,8 +155,12 @@ def read_progress(path: str | Path) -> dict[str, Any] | None:
     p = _load_ok_json(Path(path))
     if not isinstance(p.get("id"), str) or not isinstance(p.get("total"), int):
         return None
-    more = "" if p.get("counted", "all") == "all" else "+"
-    return {**p, "runs_done": f"{p.get('finished', 0)} of {p['total']}{more} runs done"}
+    return {**p, "runs_done": runs_done(p.get("finished", 0), p["total"], p.get("counted", "all"))}
+
+
+def runs_done(finished: int, total: int, counted: str = "all") -> str:
+    """"k of N runs done", with "N+" when later sweeps were not counted (they need earlier results)."""
+    return f"{finished} of {total}{'' if counted == 'all' else '+'} runs done"
 
 
 def connect(scheduler: str, *, timeout: float = 5.0) -> Any:

@@ -194,16 +194,20 @@ def test_noise_instead_of_the_explicit_lm_solution_drops_the_lm_verdicts(monkeyp
 
 
 def test_paper_full_switches_the_lm_paper_settings_between_the_labelled_subset_and_the_full_setting(monkeypatch):
+    from netoptima.claims import paper_subset
     from netoptima.explicit import claims as ec
 
+    def paper_settings() -> dict:
+        return {k: paper_subset(*pair) for k, pair in ec.PAPER_PAIRS.items()}
+
     monkeypatch.delenv("NETOPTIMA_PAPER_FULL", raising=False)
-    subsets = ec.paper_settings()
+    subsets = paper_settings()
     assert set(subsets) == {"explicit.lm_near_optimal", "explicit.random_init_moves_toward",
                             "explicit.warm_start_faster", "explicit.better_optima"}
     for s in subsets.values():
         assert s.deviation.startswith("paper setting, subset:") and (s.vocab, s.train_tokens) == (1_000, None)
     monkeypatch.setenv("NETOPTIMA_PAPER_FULL", "1")
-    full = ec.paper_settings()
+    full = paper_settings()
     for k, s in full.items():
         assert (s.vocab, s.train_tokens, s.eval_tokens) == (5_000, None, None)
         assert not s.deviation.startswith("paper setting, subset:")

