@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from netoptima.convex.data import planted_demo
-from netoptima.convex.decomposition import neural_decomposition, rank_one_decomposition
+from netoptima.convex.decomposition import neural_decomposition, rank_one_decomposition, rank_one_decomposition_factor
 from netoptima.convex.model import RELU_FIT_ACTIVATION, QuadraticActivationNet, objective
 from netoptima.convex.sdp import (
     LiftedProblemTooLarge,
@@ -53,6 +53,22 @@ def test_rank_one_decomposition_reconstructs_and_is_g_orthogonal(seed):
     assert Y.shape[0] == np.linalg.matrix_rank(Z, tol=1e-10) <= d + 1
     assert np.abs(Y.T @ Y - Z).max() < 1e-12 * max(1.0, np.abs(Z).max())
     assert np.abs(np.einsum("ij,jk,ik->i", Y, G(d), Y)).max() < 1e-12 * max(1.0, np.abs(Z).max())
+
+
+@pytest.mark.parametrize(("d", "m"), [(5, 3), (5, 9), (40, 6)])
+def test_rank_one_decomposition_from_a_factor_matches_the_lift(d, m):
+    # the factor path (thin SVD of Y, issue 16) against the explicit Z = Y Yᵀ: the same Z back, each term on the
+    # cone y ᵀG y = 0, and the same number of terms as the eigendecomposition path keeps (m > d + 1: rank d + 1)
+    rng = np.random.default_rng(d + m)
+    U = rng.standard_normal((m, d))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    r = np.sqrt(rng.uniform(0.2, 2.0, m))
+    Y = np.concatenate([U.T * r, r[None, :]], axis=0)  # (d+1, m), columns √α_j [u_j; 1]
+    Z = Y @ Y.T
+    R = rank_one_decomposition_factor(Y, 1e-12)
+    assert R.shape[0] == rank_one_decomposition(Z, 1e-12).shape[0] == min(m, d + 1)
+    assert np.abs(R.T @ R - Z).max() < 1e-12 * np.abs(Z).max()
+    assert np.abs(np.einsum("ij,jk,ik->i", R, G(d), R)).max() < 1e-12 * np.abs(Z).max()
 
 
 @pytest.mark.parametrize("seed", range(5))

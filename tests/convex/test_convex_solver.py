@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.sparse
 
 from netoptima.convex.data import planted_demo
 from netoptima.convex.model import RELU_FIT_ACTIVATION, features_np, objective
@@ -208,6 +209,27 @@ def test_newton_hessian_buffers_are_not_stale_across_points_and_widths():
         fresh.at(U, alpha)
         H, ref = prob.dense_hessian(), fresh.dense_hessian()
         assert np.abs(H - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
+def test_burer_monteiro_objective_with_csr_data_equals_the_dense_one():
+    # product_form turns mostly-zero data (MNIST) into CSR; the objective must not see the difference beyond
+    # summation order (float64: 1e-12 relative)
+    from netoptima.convex._bm import SPARSE_MAX_DENSITY, bm_objective, product_form
+
+    rng = np.random.default_rng(11)
+    n, d, r = 500, 300, (3, 2)
+    X = rng.normal(size=(n, d)) * (rng.random((n, d)) < 0.15)  # 15% nonzero, like MNIST's 19%
+    y = rng.normal(size=n)
+    Xs = product_form(X)
+    assert scipy.sparse.issparse(Xs) and np.array_equal(Xs.toarray(), X)
+    assert not scipy.sparse.issparse(product_form(rng.normal(size=(n, d))))  # dense data stays dense
+    assert not scipy.sparse.issparse(product_form(X[:20, :20]))  # small: not worth it
+    assert 0.15 < SPARSE_MAX_DENSITY < 1
+    p = rng.normal(size=(d + 1) * sum(r))
+    kw = {"beta": 0.3, "abc": ACT, "loss": "squared", "delta": 1.0}
+    (f, g), (fs, gs) = bm_objective(p, X, y, r, **kw), bm_objective(p, Xs, y, r, **kw)
+    assert fs == pytest.approx(f, rel=1e-12)
+    assert np.abs(gs - g).max() <= 1e-12 * np.abs(g).max()
 
 
 @pytest.mark.parametrize("r", [(3, 2), (4, 0), (0, 2)])

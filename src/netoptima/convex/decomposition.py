@@ -14,7 +14,7 @@ import numpy as np
 from netoptima.conventions import check_real
 from netoptima.convex.model import QuadraticActivationNet, as_activation
 
-__all__ = ["neural_decomposition", "rank_one_decomposition"]
+__all__ = ["neural_decomposition", "rank_one_decomposition", "rank_one_decomposition_factor"]
 
 
 def rank_one_decomposition(Z: np.ndarray, tol: float = 1e-10) -> np.ndarray:
@@ -32,9 +32,21 @@ def rank_one_decomposition(Z: np.ndarray, tol: float = 1e-10) -> np.ndarray:
         raise ValueError(f"Z must be square (d+1, d+1) with d >= 1, got shape {Z.shape}")
     tol = check_real("tol", tol, low=0.0)
     lam, V = np.linalg.eigh(0.5 * (Z + Z.T))
+    return _decompose(lam, V, tol)
+
+
+def rank_one_decomposition_factor(Y: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """:func:`rank_one_decomposition` of Z = Y Yᵀ from its factor Y (d+1, k): the eigenpairs of Z come from the
+    thin SVD of Y (λ = σ²), a (d+1)×k problem instead of a (d+1)×(d+1) eigendecomposition (MNIST: d = 784)."""
+    W, sv, _ = np.linalg.svd(np.asarray(Y, dtype=np.float64), full_matrices=False)
+    return _decompose(sv[::-1] ** 2, W[:, ::-1], check_real("tol", tol, low=0.0))
+
+
+def _decompose(lam: np.ndarray, V: np.ndarray, tol: float) -> np.ndarray:
+    """The rotation of Pólik & Terlaky on the eigenpairs (λ ascending, V columns) of Z."""
     keep = lam > tol * max(1.0, float(lam.max(initial=0.0)))
     P = [V[:, i] * math.sqrt(lam[i]) for i in np.flatnonzero(keep)[::-1]]  # columns p_j = √λ_j v_j
-    g = np.ones(Z.shape[0])
+    g = np.ones(V.shape[0])
     g[-1] = -1.0  # G = diag(1, …, 1, −1)
 
     def gnorm(p: np.ndarray, q: np.ndarray) -> float:
@@ -60,7 +72,7 @@ def rank_one_decomposition(Z: np.ndarray, tol: float = 1e-10) -> np.ndarray:
         out.append((p1 + t * pj) / r)
         P[j] = (pj - t * p1) / r
     out.extend(P)
-    return np.array(out).reshape(len(out), Z.shape[0])
+    return np.array(out).reshape(len(out), V.shape[0])
 
 
 def neural_decomposition(Z: np.ndarray, Z_prime: np.ndarray, tol: float = 1e-10, *, activation: Any,

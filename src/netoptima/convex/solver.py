@@ -25,7 +25,7 @@ import scipy.optimize
 from threadpoolctl import ThreadpoolController
 
 from netoptima.conventions import check_int, check_positive, check_real, progress
-from netoptima.convex._bm import bm_polish, factors_to_neurons, neurons_to_factors
+from netoptima.convex._bm import bm_polish, factors_to_neurons, neurons_to_factors, product_form
 from netoptima.convex._newton import DENSE_MAX, newton_polish
 from netoptima.convex.certificate import Certificate, CorrelationOracle, certificate, certify_with
 from netoptima.convex.decomposition import rank_one_decomposition
@@ -362,6 +362,7 @@ def _column_generation(Xn: np.ndarray, yn: np.ndarray, U: np.ndarray, alpha: np.
     # 2.0e-4 at 14.7 s CPU vs 8.7e-4 at 18.8 s (memory 20), digit 3 gap 3.3e-5 vs 1.8e-4 at 29.4 s (issue 16)
     maxcor = _BM_MAXCOR if n * d <= _BM_BIG else 3 * _BM_MAXCOR
     oracle = CorrelationOracle(Xn, abc, validated=True)
+    Xp = product_form(Xn)  # CSR for mostly-zero data (MNIST): the factor polish's passes over X are memory-bound
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     if U.shape[0] == 0 and polish_steps and _START_MIN_D < d and 2 * _START_RANK * (d + 1) <= DENSE_MAX:
@@ -403,7 +404,7 @@ def _column_generation(Xn: np.ndarray, yn: np.ndarray, U: np.ndarray, alpha: np.
         newton = (cert.relative_gap <= _NEWTON_GAP or d <= _NEWTON_ONLY_D) and U.shape[0] * (d + 1) <= DENSE_MAX
         if not newton:
             # L-BFGS on the Burer–Monteiro factors of the two lifts (a benign landscape; cheap iterations)
-            Ys = bm_polish(Xn, yn, neurons_to_factors(U, alpha), beta=beta, abc=abc, loss=loss, delta=delta,
+            Ys = bm_polish(Xp, yn, neurons_to_factors(U, alpha), beta=beta, abc=abc, loss=loss, delta=delta,
                            max_iter=bm_steps if cert.relative_gap > _NEWTON_GAP else 3 * bm_steps, ftol=ftol,
                            deadline=deadline, maxcor=maxcor)
             U, alpha = factors_to_neurons(Ys, 1e-10)
