@@ -142,6 +142,22 @@ def test_weight_decay_judge_not_reproduced_when_order_rises_and_memorisation_sta
     assert j.verdict == "not reproduced", j
 
 
+def test_weight_decay_memorisation_is_judged_in_live_nodes_not_the_thresholded_order():
+    # at d = 23 the order's absolute 0.05 threshold reads the start's d² thin nodes as order 0 (measured at paper
+    # scale); leaving memorisation is judged on the live nodes: 529 -> 51 is left, 529 -> 529 is kept even though
+    # the thresholded order reads 0 at both ends
+    s = WEIGHT_DECAY["small"]
+    orders = {5e-5: [[6] * 6 + [4] * 5] * 3, 1e-4: [[6] * 5 + [4] * 6] * 3, 5e-4: [[6] * 4 + [4] * 7] * 3}
+    nets = {wd: [_net(i, o) for i, o in enumerate(os_)] for wd, os_ in orders.items()}
+    mem = _mem(4.6)
+    for n in mem[0]["nets"]:
+        n.update(order_start=0.0, active_start=529, active_end=51)
+    assert judge_weight_decay({"runs": _runs(nets), "memorization": mem}, s).verdict == "reproduced"
+    for n in mem[0]["nets"]:
+        n.update(order_end=0.0, active_end=529)  # stuck at memorisation (no weight decay)
+    assert judge_weight_decay({"runs": _runs(nets), "memorization": mem}, s).verdict == "partly"
+
+
 def _decoupling_runs(s, exponent: float) -> list[dict]:
     return [{"d": s.d, "width": q, "seed": k, "ratio": 3.0 * q**exponent * (1 + 0.02 * (-1) ** k)}
             for q in s.widths for k in range(s.seeds)]

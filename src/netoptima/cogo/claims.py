@@ -63,8 +63,10 @@ class WeightDecay(Training):
     mem_wd: float
     mem_epochs: int
     mem_seeds: tuple[int, ...]
-    # memorisation is left iff the mean per-frequency order (#{j: |A[k,j]| > 0.05}, d² at the start) ends at ≤ half
-    # its start while the net still fits: halfway from d² (121 at d = 11) to the constructions' 4–6
+    # memorisation is left iff the live nodes (some weight > 0.01; d² at the start, each carrying every frequency)
+    # end at ≤ half their start while the net still fits: halfway from d² (121 at d = 11) to the constructions' 4–6
+    # per frequency. Counted in nodes, not in the per-frequency order: the order's absolute 0.05 threshold on
+    # |A[k,j]| (A carries 1/d) does not see the d² thin nodes of the start at d = 23 (it reads order 0 there)
     mem_keep: float = 0.5
 
 
@@ -185,7 +187,8 @@ def judge_orders(data: dict[str, Any], s: Orders) -> Judgement:
 def judge_weight_decay(data: dict[str, Any], s: WeightDecay) -> Judgement:
     rule = (f"trend: OLS slope b of each net's mean order on log10(wd), decreasing iff b + {s.z:g}·SE < 0, "
             f"contrary iff b − {s.z:g}·SE > 0; memorisation left iff every run started at the order-d² optimum "
-            f"ends at ≤ {s.mem_keep:.0%} of its starting mean order and still fits its training pairs; reproduced iff "
+            f"(d² live nodes) ends with ≤ {s.mem_keep:.0%} of its starting live nodes and still fits its training "
+            f"pairs; reproduced iff "
             "both (and every trained net fits), not reproduced iff neither, partly otherwise")
     nets, mem = nets_of(data["runs"]), data["memorization"]
     if not nets or not mem:
@@ -197,13 +200,14 @@ def judge_weight_decay(data: dict[str, Any], s: WeightDecay) -> Judgement:
     se = 0.0 if math.isnan(se) else se
     decreasing, contrary = b + s.z * se < 0, b - s.z * se > 0  # both False for a nan slope
     mnets = mem[0]["nets"]
-    left = [n["order_end"] <= s.mem_keep * n["order_start"] and n["train_acc_end"] >= s.min_train_acc
+    left = [n["active_end"] <= s.mem_keep * n["active_start"] and n["train_acc_end"] >= s.min_train_acc
             for n in mnets]
     mem_ok = all(left)
     unfit = _unfit(nets, s)
     measured = ("mean order " + ", ".join(f"{mean_order[w]:.2f} (wd {w:g})" for w in wds)
-                + f", slope {b:+.2f} ± {se:.2f} per decade; memorisation: mean order "
-                + ", ".join(f"{n['order_start']:.0f}→{n['order_end']:.1f}" for n in mnets))
+                + f", slope {b:+.2f} ± {se:.2f} per decade; memorisation: live nodes "
+                + ", ".join(f"{n['active_start']}→{n['active_end']}" for n in mnets) + ", mean order at the end "
+                + "/".join(f"{n['order_end']:.1f}" for n in mnets))
     detail = (f"{len(nets)} nets, d={list(s.ds)}, q={s.width}, {s.epochs} epochs; memorisation d={s.mem_d} (q = d²), "
               f"noise {s.mem_noise:g}·max|w|, wd {s.mem_wd:g}, {s.mem_epochs} epochs: "
               + "; ".join(f"seed {n['seed']}: active nodes {n['active_start']}→{n['active_end']}, balanced norm "
