@@ -249,7 +249,8 @@ MNIST = {
                  "reaches a certified global optimum of the quadratic-activation net on MNIST, one-vs-all, and that "
                  "optimum tests better than Adam on the same objective", paper_value=paper.MNIST, settings=MNIST,
        run=mnist_global, plot=plot_mnist_global, cpu_only="fit_global is NumPy/SciPy (TRS eigendecompositions, "
-       "L-BFGS-B); the Adam baseline follows it", budget={"smoke": "10 s", "small": "2 min", "paper": "≈ 32 min on one core (measured)"})
+       "L-BFGS-B); the Adam baseline follows it",
+       budget={"smoke": "10 s", "small": "2 min", "paper": "≈ 32 min on one core (measured)"})
 def judge_mnist_global(data: dict[str, Any], s: MnistGlobal) -> Judgement:
     rule = (f"certified: every class's network, re-certified independently of fit_global (full d×d eigh, TRS duality "
             f"bound), has (primal − lower bound)/primal ≤ {s.gap_tol:g}; reproduced iff certified AND its test "
