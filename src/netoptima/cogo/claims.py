@@ -140,10 +140,9 @@ def _cells_says(s: Training, wds: tuple[float, ...], what: str) -> str | None:
        statement="the per-frequency solution order found by gradient descent concentrates on 4 and 6",
        paper_value=paper.ORDERS_STATEMENT, settings=ORDERS, run=orders_run, plot=plot_orders,
        budget={"smoke": "3 s", "small": "30 s (2 batches of 3 nets at d = 23 beyond match_rate's)",
-               "paper": "subset d = 23, 71 (50 nets of 9900 epochs): ≈ 1.5–2 h on one core (from "
-                        "cogo.match_rate's 7 s / 175 s per net at wd 5e-5; small wd prunes later); full (+ 25 nets "
-                        "at d = 127, ≈ 16 min each): ≈ 9 h on one core, ≈ 1 h on one GPU (estimated: 3·2·d³·q flops "
-                        "per epoch at ~2 TFLOP/s)"})
+               "paper": "subset d = 23, 71 (50 nets of 9900 epochs): 52 min on one core (measured with the v2 "
+                        "trainer); full (+ 25 nets at d = 127, ≈ 16 min each): ≈ 7.5 h on one core, ≈ 1 h on one "
+                        "GPU (estimated: 3·2·d³·q flops per epoch at ~2 TFLOP/s)"})
 def judge_orders(data: dict[str, Any], s: Orders) -> Judgement:
     rule = (f"order = #{{j: |A[k,j]| > {paper.ORDER_THRESHOLD}}} per frequency; reproduced iff ≥ {s.min_frac:.0%} "
             "of all frequencies have order 4 or 6, every (d, wd) histogram peaks at 4 or 6 and every net fits its "
