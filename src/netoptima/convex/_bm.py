@@ -18,7 +18,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from netoptima.convex.decomposition import rank_one_decomposition_factor
+from netoptima.convex.decomposition import rank_one_decomposition, rank_one_decomposition_factor
 from netoptima.convex.model import loss_grad, loss_value
 
 
@@ -32,6 +32,9 @@ def neurons_to_factors(U: np.ndarray, alpha: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+_FACTOR_SVD_MIN_ROWS = 256
+
+
 def factors_to_neurons(Ys: list[np.ndarray], tol: float = 1e-13) -> tuple[np.ndarray, np.ndarray]:
     """Neurons (U (k, d), α (k,)) of the lifts Y Yᵀ (neural decomposition)."""
     out_U, out_a = [], []
@@ -39,7 +42,11 @@ def factors_to_neurons(Ys: list[np.ndarray], tol: float = 1e-13) -> tuple[np.nda
     for sign, Y in zip((1.0, -1.0), Ys, strict=True):
         if Y.shape[1] == 0 or not np.any(Y):
             continue
-        R = rank_one_decomposition_factor(Y, tol)
+        # from the thin SVD of Y where d is large: a (d+1)×(d+1) eigh costs ~0.1 s at MNIST's d = 784 (~14% of a
+        # class's time); below, the eigh of Y Yᵀ is as cheap and keeps the measured paths (d = 40: 0.32 vs 0.35 s
+        # CPU, d = 200: 17.1 vs 19.3 s; an equally valid decomposition that takes a different path there)
+        R = rank_one_decomposition_factor(Y, tol) if Y.shape[0] > _FACTOR_SVD_MIN_ROWS else \
+            rank_one_decomposition(Y @ Y.T, tol)
         nv = np.linalg.norm(R[:, :-1], axis=1)
         keep = (np.abs(R[:, -1]) > 0) & (nv > 0)
         R, nv = R[keep], nv[keep]
