@@ -14,8 +14,7 @@ from typing import Any
 from netoptima.claims import Judgement, Settings, claim, paper_subset, worst
 from netoptima.explicit import experiments as ex
 from netoptima.explicit import paper, plots
-
-Data = dict[str, Any]
+from netoptima.explicit.experiments import Data
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,15 +98,7 @@ def judge_near_optimal(data: Data, s: NearOptimal) -> Judgement:
     runs = data["runs"]
     if not runs:
         return Judgement("not run", "-", rule, "every setting failed")
-    gaps, gains, moving = {}, {}, []
-    for r in runs:
-        key = f"K{r['context']}{r['aggregate']}"
-        floor = min(r["optimum"]["train"], r["warm_final"]["train"], r["warm_best"]["train"])
-        gaps[key] = round(min(r["explicit"]["train"], r["explicit_low_smoothing"]["train"]) - floor, 4)
-        gains[key] = round(r["explicit"]["test"] - min((r["warm_best"], r["optimum"]), key=lambda x: x["valid"])
-                           ["test"], 4)
-        if not r["optimum"]["converged"] and r["optimum"]["last10_drop"] > s.margin / 10:
-            moving.append(key)
+    gaps, gains, moving = ex.near_gaps(runs, still_moving=s.margin / 10)
     g_train, g_test = max(gaps.values()), max(gains.values())
     ok = g_train <= s.margin and len(runs) == len(s.setups) and not moving
     verdict = "not reproduced" if g_test > s.margin else "reproduced" if ok else "partly"
@@ -204,29 +195,23 @@ WARM["paper"] = paper_subset(*PAPER_PAIRS["explicit.warm_start_faster"])
                         "(72 min/run, L-BFGS 500 × 10 s at vocab 5,000)"})
 def judge_warm(data: Data, s: WarmStart) -> Judgement:
     rule = (f"targets L* + q·(L_explicit − L*), q in {list(s.fractions)} (L* = L-BFGS optimum; all below the warm "
-            f"start's loss at step 0); faster = every warm seed reaches it before every cold seed, in epochs and "
-            f"in time: epochs × the median seconds per epoch of all runs (warm and cold steps are the same work; "
-            f"runs resumed across sessions ran at different machine loads) + the warm start's measured counting "
-            f"and explicit formula; reproduced iff faster at every target, not reproduced iff at none, else partly")
+            f"start's loss at step 0); faster = every warm seed reaches it before every cold seed, in epochs and in "
+            f"time = epochs × the median s/epoch of all runs (same work per step; resumed runs ran at other loads) "
+            f"+ the warm start's counting and formula; reproduced iff faster at every target, not reproduced iff at "
+            f"none, else partly")
     if not (data["warm"] and data["cold"] and data["optimum"]):
         return Judgement("not run", "-", rule, "a warm, cold or L-BFGS run failed")
     L_exp, L_opt = data["warm"][0]["explicit_train"], data["optimum"]["train"]
     if L_exp - L_opt < 1e-3:
         return Judgement("partly", f"explicit loss {L_exp:.4f} is the optimum {L_opt:.4f}", rule,
                          "no target below the explicit solution: training speed cannot be compared")
-    per_epoch = [r["curve"][-1]["seconds"] / r["curve"][-1]["epoch"] for r in data["warm"] + data["cold"]
-                 if r["curve"][-1]["epoch"] > 0]  # each run's wall seconds per epoch
+    per_epoch = ex.seconds_per_epoch(data["warm"] + data["cold"])
     rate = statistics.median(per_epoch) if per_epoch else 0.0
-
-    def timed(r: Data, T: float, extra: float) -> tuple[float, float] | None:
-        hit = ex.reach(r, T, 0.0)
-        return None if hit is None else (hit[0], hit[0] * rate + extra)
-
     parts, faster = [], []
     for q in s.fractions:
         T = L_opt + q * (L_exp - L_opt)
-        w = [timed(r, T, r["explicit_seconds"]) for r in data["warm"]]
-        c = [timed(r, T, 0.0) for r in data["cold"]]
+        w = [ex.reach(r, T, rate=rate, extra=r["explicit_seconds"]) for r in data["warm"]]
+        c = [ex.reach(r, T, rate=rate, extra=0.0) for r in data["cold"]]
         faster.append(None not in w and all(y is None or (x[0] < y[0] and x[1] < y[1]) for x in w for y in c))
         ep = lambda xs, i: "/".join("never" if x is None else f"{x[i]:.1f}" for x in xs)  # noqa: E731
         parts.append(f"{q:g} of the way (CE {T:.3f}): warm {ep(w, 0)} ep ({ep(w, 1)} s), cold {ep(c, 0)} ep "

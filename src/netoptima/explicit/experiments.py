@@ -321,10 +321,35 @@ def better_run(s: BetterOptima, runner: Runner) -> Data:
                                             for g, v in groups.items()}}
 
 
-def reach(r: Data, T: float, extra: float) -> tuple[float, float] | None:
-    """(epoch, seconds + ``extra``) of the first curve record with train CE ≤ ``T``; None if never (judge helper)."""
+def near_gaps(runs: list[Data], *, still_moving: float) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """Per (K, aggregation) setting of ``near_run``: (train gaps, held-out gains, settings whose unconverged L-BFGS
+    still fell > ``still_moving`` in its last 10 evaluations) (judge helper).
+
+    gap = explicit train CE (better of the two smoothings) − the lowest train CE any optimizer reached; gain =
+    explicit test CE − test CE of the iterative model chosen on valid (L-BFGS optimum or best warm Adam).
+    """
+    gaps, gains, moving = {}, {}, []
+    for r in runs:
+        key = f"K{r['context']}{r['aggregate']}"
+        floor = min(r["optimum"]["train"], r["warm_final"]["train"], r["warm_best"]["train"])
+        gaps[key] = round(min(r["explicit"]["train"], r["explicit_low_smoothing"]["train"]) - floor, 4)
+        chosen = min((r["warm_best"], r["optimum"]), key=lambda x: x["valid"])
+        gains[key] = round(r["explicit"]["test"] - chosen["test"], 4)
+        if not r["optimum"]["converged"] and r["optimum"]["last10_drop"] > still_moving:
+            moving.append(key)
+    return gaps, gains, moving
+
+
+def seconds_per_epoch(runs: list[Data]) -> list[float]:
+    """Each trained run's wall seconds per epoch, from its last curve record (judge helper)."""
+    return [r["curve"][-1]["seconds"] / r["curve"][-1]["epoch"] for r in runs if r["curve"][-1]["epoch"] > 0]
+
+
+def reach(r: Data, T: float, *, rate: float, extra: float) -> tuple[float, float] | None:
+    """(epoch, epoch · ``rate`` + ``extra`` seconds) of the first curve record with train CE ≤ ``T``; None if never
+    (judge helper: time at a common per-epoch rate, since runs resumed across sessions ran at different loads)."""
     hit = next((c for c in r["curve"] if c["train"] <= T), None)
-    return None if hit is None else (hit["epoch"], extra + hit["seconds"])
+    return None if hit is None else (hit["epoch"], hit["epoch"] * rate + extra)
 
 
 def trend_says(s: Any, what: str) -> str | None:
