@@ -256,6 +256,31 @@ def test_ggn_vs_sgd_judge_not_reproduced_when_sgd_wins():
     assert ggn.judge_ggn_vs_sgd(data, ggn.GGN_VS_SGD["small"]).verdict == "not reproduced"
 
 
+def test_regression_run_charges_no_one_off_start_up_to_the_first_optimizer(monkeypatch):
+    """A fake clock: each optimizer's first step ever costs 5 s (start-up), every step 0.01 s. The untimed warm-up
+    step must absorb the 5 s, so every timed epoch costs exactly its steps, whichever optimizer runs first."""
+    from types import SimpleNamespace
+
+    from netoptima.dynamics import experiments
+
+    clock, seen, real_step = [0.0], set(), experiments._minibatch_step
+
+    def step(name, model, opt, Xb, yb):
+        clock[0] += 0.01 + (5.0 if name not in seen else 0.0)
+        seen.add(name)
+        real_step(name, model, opt, Xb, yb)
+
+    monkeypatch.setattr(experiments, "_minibatch_step", step)
+    monkeypatch.setattr(experiments, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    config = {"task": "diabetes", "seed": 0, "epochs": 2, "batch": 221, "width": 8, "ggn_lr": 0.5,
+              "ggn_damping": 1e-3, "sgd_lrs": [0.01], "adam_lrs": [0.001], "device": "cpu"}
+    curves = experiments.regression_run(config)["curves"]
+    assert [c["name"] for c in curves] == ["ggn", "sgd", "adam"]
+    n_steps = math.ceil(442 / 221)  # diabetes has 442 samples: 2 minibatches per epoch
+    for c in curves:
+        assert np.allclose(np.diff(c["seconds"]), 0.01 * n_steps), (c["name"], c["seconds"])
+
+
 # ---- identical runs share one record ------------------------------------------------------------------------------
 def test_theory_claims_key_identical_runs_identically():
     lam = spectrum(12)
