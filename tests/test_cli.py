@@ -276,8 +276,21 @@ def test_list_shows_the_measured_paper_time(tmp_path, capsys):
     pending.mkdir()
     (pending / "progress.json").write_text(json.dumps({"id": "dynamics.hb_width", "scale": "paper", "finished": 5,
                                                         "total": 39}))
+    resumed = tmp_path / "claims" / "dynamics.nag_width"
+    resumed.mkdir()
+    (resumed / "evidence.json").write_text(json.dumps({
+        "id": "dynamics.nag_width", "scale": "paper", "verdict": "reproduced", "seconds": 600.0,
+        "runs_executed": 169, "runs_resumed": 281}))
+    judged = tmp_path / "claims" / "mup.feature_diversity"
+    judged.mkdir()
+    (judged / "evidence.json").write_text(json.dumps({
+        "id": "mup.feature_diversity", "scale": "paper", "verdict": "partly", "seconds": 6.0,
+        "runs_executed": 0, "runs_resumed": 1}))
     assert main(["list", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "paper scale measured: 1.5 min -> reproduced" in out and "2 CPU cores" in out
+    # a resumed sweep's time covers only what this invocation ran; it says so instead of posing as the total
+    assert "10.0 min for the 169 runs it executed, 281 runs resumed from earlier sessions -> reproduced" in out
+    assert "0.1 min (no run executed: judging only), 1 run resumed from earlier sessions -> partly" in out
     assert "paper scale measured: not finished: 5 of 39 runs done" in out
     assert main(["list", "--results", str(tmp_path / "nope")]) == 2

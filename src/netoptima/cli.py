@@ -247,7 +247,12 @@ def _measured_paper(claim_dir: Path) -> str:
             return f"not finished: {rec['runs_done']} ({where})"
         seconds = rec.get("seconds")
         took = f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "time not recorded"
-        resumed = f", {rec['runs_resumed']} runs resumed from earlier sessions" if rec.get("runs_resumed") else ""
+        k, done = rec.get("runs_resumed") or 0, rec.get("runs_executed")
+        # a resumed sweep's time covers only the runs this invocation executed: say so, never extrapolate (run
+        # costs differ: cogo.match_rate resumed 11 cheap d = 23/71 nets and ran 4 d = 127 ones)
+        ran = "" if not isinstance(done, int) else " (no run executed: judging only)" if done == 0 else \
+            f" for the {done} run{'s' if done != 1 else ''} it executed"
+        resumed = f"{ran}, {k} run{'s' if k != 1 else ''} resumed from earlier sessions" if k else ""
         subset = " (paper subset)" if str(rec.get("deviation", "")).startswith(PAPER_SUBSET_PREFIX) else ""
         return f"{took}{resumed} -> {rec.get('verdict')}{subset} ({where})"
     return ""
