@@ -252,14 +252,14 @@ def test_abelian_judge_needs_the_blocks_to_be_most_of_the_net():
 # ---------------------------------------------------------------------------------------------- broken methods
 def test_training_without_weight_decay_is_not_reproduced(runner: Runner, monkeypatch):
     """Break the trainer's update (Adam's coupled L2 term dropped): GD then keeps ~q/d nodes per frequency, and
-    neither the match rate nor the 4/6 orders may be called reproduced."""
+    neither the match rate, the 4/6 orders nor the weight-decay trend may be called reproduced."""
     assert run_claim(CLAIMS["cogo.match_rate"], "smoke", runner).verdict == "reproduced"
     step = cogo_train._State.adam_step
     monkeypatch.setattr(cogo_train._State, "adam_step",
                         lambda self, t, *, lr, weight_decay: step(self, t, lr=lr, weight_decay=0.0))
     broken = Runner(runner.claim_dir.parent / "broken", workers=1, quiet=True,
                     runs_dir=runner.claim_dir.parent / "broken-runs")
-    for cid in ("cogo.match_rate", "cogo.orders", "cogo.abelian"):
+    for cid in ("cogo.match_rate", "cogo.orders", "cogo.abelian", "cogo.weight_decay_low_order"):
         ev = run_claim(CLAIMS[cid], "smoke", broken)
         assert not ev.crashed and ev.verdict == "not reproduced", (cid, ev.judgement)
 

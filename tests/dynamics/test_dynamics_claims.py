@@ -323,6 +323,21 @@ def test_nag_sublinear_drops_when_nesterovs_schedule_is_replaced_by_constant_mom
     assert ev.verdict != "reproduced", ev.judgement
 
 
+def test_ggn_vs_sgd_drops_when_the_gauss_newton_step_is_swamped_by_damping(runner, tmp_path, monkeypatch):
+    """Damping 1e6 turns GGN's step J^T (J J^T + λI)^-1 r into a gradient step of size lr/λ: SGD must then win."""
+    from netoptima.dynamics import ggn as ggn_module
+    from netoptima.sweep import Runner
+
+    real = ggn_module.GramGaussNewton
+    c = discover()["dynamics.ggn_vs_sgd"]
+    assert run_claim(c, "smoke", runner).verdict == "reproduced"
+    monkeypatch.setattr(ggn_module, "GramGaussNewton",
+                        lambda params, lr, damping, model: real(params, lr=lr, damping=1e6, model=model))
+    broken = Runner(tmp_path / "broken", workers=1, quiet=True, runs_dir=tmp_path / "broken_runs")  # no cached runs
+    ev = run_claim(c, "smoke", broken)
+    assert ev.verdict == "not reproduced", ev.judgement
+
+
 # ---- notebook runs ------------------------------------------------------------------------------------------------
 def test_notebook_gd_starts_from_the_notebooks_network(runner):
     import torch
